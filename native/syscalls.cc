@@ -1,0 +1,91 @@
+// Syscalls that Node's fs module does not offer (fallocate, flock) and 64-bit atomics on
+// mapped memory with acquire/release ordering.
+#include "common.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <cerrno>
+#include <cmath>
+
+namespace aof {
+
+// fallocate(fd, offset, length, path): reserves disk blocks so a later store into the mapping
+// cannot hit SIGBUS on a full disk. EOPNOTSUPP is reported as is: the caller decides the fallback.
+static Napi::Value Fallocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  size_t offset, length;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgSize(info, 1, "offset", &offset) || !ArgSize(info, 2, "length", &length)) {
+    return env.Undefined();
+  }
+  if (length == 0) return env.Undefined();
+  int rc;
+  do {
+    rc = fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) ThrowErrno(env, errno, "fallocate", ArgString(info, 3));
+  return env.Undefined();
+}
+
+// flock(fd, operation, path): true when done, false when LOCK_NB was given and the lock is held elsewhere.
+static Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, op;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgInt(info, 1, "operation", &op)) return env.Undefined();
+  int rc;
+  do {
+    rc = flock(fd, op);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK && (op & LOCK_NB)) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, errno, "flock", ArgString(info, 2));
+  return env.Undefined();
+}
+
+static uint64_t* WordAt(const Napi::CallbackInfo& info) {
+  uint8_t* data;
+  size_t len, offset;
+  if (!ArgBytes(info, 0, "bytes", &data, &len) || !ArgSize(info, 1, "byteOffset", &offset)) return nullptr;
+  if (offset > len || len - offset < 8 || (reinterpret_cast<uintptr_t>(data + offset) & 7) != 0) {
+    Napi::RangeError::New(info.Env(), "byteOffset must address an 8-byte aligned word inside the array")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return reinterpret_cast<uint64_t*>(data + offset);
+}
+
+// atomicLoad64(bytes, byteOffset): acquire load of a little-endian word, as a number (< 2^53).
+static Napi::Value AtomicLoad64(const Napi::CallbackInfo& info) {
+  uint64_t* word = WordAt(info);
+  if (word == nullptr) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), static_cast<double>(__atomic_load_n(word, __ATOMIC_ACQUIRE)));
+}
+
+// atomicStore64(bytes, byteOffset, value): release store; readers that acquire-load it see every earlier store.
+static Napi::Value AtomicStore64(const Napi::CallbackInfo& info) {
+  uint64_t* word = WordAt(info);
+  size_t value;
+  if (word == nullptr || !ArgSize(info, 2, "value", &value)) return info.Env().Undefined();
+  __atomic_store_n(word, static_cast<uint64_t>(value), __ATOMIC_RELEASE);
+  return info.Env().Undefined();
+}
+
+void InitSyscalls(Napi::Env env, Napi::Object exports) {
+  exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("atomicLoad64", Napi::Function::New(env, AtomicLoad64, "atomicLoad64"));
+  exports.Set("atomicStore64", Napi::Function::New(env, AtomicStore64, "atomicStore64"));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("LOCK_SH", LOCK_SH);
+  c.Set("LOCK_EX", LOCK_EX);
+  c.Set("LOCK_NB", LOCK_NB);
+  c.Set("LOCK_UN", LOCK_UN);
+  c.Set("MADV_NORMAL", MADV_NORMAL);
+  c.Set("MADV_SEQUENTIAL", MADV_SEQUENTIAL);
+  c.Set("MADV_WILLNEED", MADV_WILLNEED);
+  c.Set("MADV_DONTNEED", MADV_DONTNEED);
+  exports.Set("constants", c);
+}
+
+}  // namespace aof

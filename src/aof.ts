@@ -1,0 +1,584 @@
+/**
+ * One append-only file, mapped into memory. A write is a copy into the mapping followed by the
+ * 8-byte tail magic; no syscall unless the file must grow. See DESIGN.md for the on-disk format.
+ */
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
+import { Geometry } from './geometry.js';
+import { native, isSystemError, type NativeRegion } from './native.js';
+import {
+  MAGIC_CHECKPOINT_BYTES,
+  MAGIC_TAIL,
+  RecoveryKind,
+  isFinished,
+  recoverWithMagic,
+  type RecoveryFunc,
+  type RecoveryResult,
+} from './recovery.js';
+
+const fsyncAsync = promisify(fs.fsync);
+const ftruncateAsync = promisify(fs.ftruncate);
+const fchmodAsync = promisify(fs.fchmod);
+
+export const FileState = { Opening: 0, Opened: 1, EOF: 2, Closing: 3, Closed: 4 } as const;
+export type FileState = (typeof FileState)[keyof typeof FileState];
+
+/** What `append`'s callback receives. */
+export interface AppendEvent {
+  /** Offset in the file where `tail` starts (the current size). */
+  readonly begin: number;
+  /** A zero-filled, writable view of the reserved bytes. Valid only during the callback. */
+  readonly tail: Buffer;
+}
+
+/** Returns how many of the reserved bytes were used (0..reserve). */
+export type AppendFunc = (event: AppendEvent) => number;
+
+/** What an AOF needs from whoever opened it (the Manager). */
+export interface AofContext {
+  /** File mode a finished file gets. */
+  readonly readMode: number;
+  /** Called once, when the AOF has closed. */
+  released(aof: AOF): void;
+}
+
+/** Everything an opened file is made of; produced by {@link openFile}. */
+interface Backing {
+  name: string;
+  path: string;
+  fd: number;
+  writable: boolean;
+  geometry: Geometry;
+  recovery: RecoveryFunc;
+}
+
+const PAGE = native.pageSize;
+
+function pageUp(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE;
+}
+
+function pageDown(n: number): number {
+  return Math.floor(n / PAGE) * PAGE;
+}
+
+// The tail magic as 8 stores: a TypedArray#set of 8 bytes costs more than the record copy.
+function putTailMagic(b: Buffer, at: number): void {
+  b[at] = 0xaa;
+  b[at + 1] = 0x24;
+  b[at + 2] = 0x75;
+  b[at + 3] = 0x54;
+  b[at + 4] = 0x63;
+  b[at + 5] = 0x9c;
+  b[at + 6] = 0x9b;
+  b[at + 7] = 0x41;
+}
+
+function hasTailMagic(b: Buffer, at: number): boolean {
+  return b[at] === 0xaa && b[at + 1] === 0x24 && b[at + 2] === 0x75 && b[at + 3] === 0x54 &&
+    b[at + 4] === 0x63 && b[at + 5] === 0x9c && b[at + 6] === 0x9b && b[at + 7] === 0x41;
+}
+
+export class AOF implements AsyncDisposable {
+  readonly #ctx: AofContext;
+  readonly #name: string;
+  readonly #path: string;
+  readonly #geometry: Geometry;
+  readonly #fd: number;
+  readonly #region: NativeRegion;
+  #recovery: RecoveryResult;
+  #state: FileState = FileState.Opening;
+  /** True only while plain writes are allowed: Opened, not read-only, not inside an append callback. */
+  #writable = false;
+  #readOnly: boolean;
+  #buf: Buffer;
+  #size = 0;
+  #fileSize: number;
+  #mapped: number;
+  /** Bytes before this offset have been msync'ed. */
+  #flushedTo = 0;
+  #inflight = new Set<Promise<unknown>>();
+  #finishing: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `Manager.open`. */
+  constructor(ctx: AofContext, backing: Backing) {
+    this.#ctx = ctx;
+    this.#name = backing.name;
+    this.#path = backing.path;
+    this.#geometry = backing.geometry;
+    this.#fd = backing.fd;
+    this.#readOnly = !backing.writable;
+    this.#fileSize = fs.fstatSync(this.#fd).size;
+    if (this.#fileSize === 0 && this.#readOnly) {
+      throw new AofError(ErrorCode.EMPTY_FILE, `${this.#path} is empty and not writable: nothing to open`);
+    }
+    const capacity = this.#readOnly
+      ? pageUp(Math.max(this.#fileSize, 1))
+      : Math.max(this.#geometry.sizeUpper, pageUp(this.#fileSize));
+    this.#region = new native.Region(capacity, this.#path);
+    try {
+      this.#mapped = pageUp(this.#fileSize);
+      this.#region.mapFile(this.#fd, 0, this.#mapped, backing.writable);
+      this.#buf = Buffer.from(this.#region.buffer(this.#fileSize));
+      this.#recovery = this.#recover(backing.recovery);
+    } catch (e) {
+      this.#region.release();
+      throw e;
+    }
+  }
+
+  /** Runs recovery over the mapped bytes and puts the file in the state it describes. */
+  #recover(recovery: RecoveryFunc): RecoveryResult {
+    const r = recovery(this.#fileSize, this.#buf, MAGIC_TAIL);
+    if (r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic) {
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: cannot recover (${r.error?.message ?? 'corrupted'})`,
+        { cause: r.error });
+    }
+    if (!Number.isSafeInteger(r.tail) || r.tail < 0 || r.tail > this.#fileSize) {
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: recovery gave tail ${r.tail} outside the file`);
+    }
+    if (isFinished(r)) {
+      this.#size = r.checkpoint;
+      this.#readOnly = true;
+      this.#state = FileState.EOF;
+      return r;
+    }
+    this.#size = r.kind === RecoveryKind.Empty ? 0 : r.tail;
+    this.#flushedTo = this.#size;
+    if (!this.#readOnly) this.#prepareForWriting(r);
+    this.#state = FileState.Opened;
+    this.#writable = !this.#readOnly;
+    return r;
+  }
+
+  /** Grows the file to sizeNow, zeroes a torn tail and puts the tail magic right after the content. */
+  #prepareForWriting(r: RecoveryResult): void {
+    if (this.#fileSize > this.#geometry.sizeUpper) {
+      throw new AofError(ErrorCode.SHRINK,
+        `${this.#path} is ${this.#fileSize} bytes, past geometry.sizeUpper ${this.#geometry.sizeUpper}; it will not be shrunk`);
+    }
+    const needed = this.#size + 8;
+    if (needed > this.#geometry.sizeUpper) this.#ensure(needed, true);
+    const target = Math.max(this.#geometry.sizeNow, this.#fileSize);
+    this.#growTo(needed > target ? this.#geometry.next(needed) : target);
+    if (r.end > this.#size + 8 || !hasTailMagic(this.#buf, this.#size)) {
+      this.#buf.fill(0, this.#size, Math.max(r.end, this.#size + 8));
+      putTailMagic(this.#buf, this.#size);
+    }
+  }
+
+  /** The name it was opened under (relative to the Manager's directory). */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Absolute or manager-relative path of the file. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Content size in bytes (excludes the tail magic and, for a finished file, the final marker). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Size of the file on disk (content + tail magic + zero-filled headroom). */
+  get fileSize(): number {
+    return this.#fileSize;
+  }
+
+  get state(): FileState {
+    return this.#state;
+  }
+
+  /** What recovery found when the file was opened. */
+  get recovery(): RecoveryResult {
+    return this.#recovery;
+  }
+
+  get geometry(): Geometry {
+    return this.#geometry;
+  }
+
+  /** True when writes are refused: a finished file, or a file without write permission. */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
+  /**
+   * Appends `data` (bytes, or a string as UTF-8) and returns the number of bytes written.
+   * Grows the file when needed; `ERR_AOF_FULL` past geometry.sizeUpper, `ERR_AOF_NO_SPACE` when
+   * the disk is full. Nothing is written when it throws.
+   */
+  write(data: Uint8Array | string): number {
+    return this.#write(data, true);
+  }
+
+  /** Like {@link write}, but throws `ERR_AOF_WOULD_BLOCK` (writing nothing) where `write` would grow the file. */
+  writeNonBlocking(data: Uint8Array | string): number {
+    return this.#write(data, false);
+  }
+
+  #write(data: Uint8Array | string, mayBlock: boolean): number {
+    if (!this.#writable) this.#throwNotWritable();
+    if (typeof data === 'string') return this.#writeString(data, mayBlock);
+    if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array or a string', data);
+    const begin = this.#size;
+    const end = begin + data.length;
+    if (end + 8 > this.#fileSize) this.#ensure(end + 8, mayBlock);
+    this.#buf.set(data, begin);
+    this.#commit(end);
+    return data.length;
+  }
+
+  #writeString(data: string, mayBlock: boolean): number {
+    const begin = this.#size;
+    // A UTF-16 code unit never takes more than 3 UTF-8 bytes: when that fits, write without measuring.
+    let length = data.length * 3 + 8 <= this.#fileSize - begin ? -1 : Buffer.byteLength(data, 'utf8');
+    if (length >= 0 && begin + length + 8 > this.#fileSize) this.#ensure(begin + length + 8, mayBlock);
+    length = this.#buf.write(data, begin, 'utf8');
+    this.#commit(begin + length);
+    return length;
+  }
+
+  /**
+   * Reserves `reserve` bytes at the end and lets `fn` fill them in place (no copy). `fn` returns
+   * how many it used; the tail magic goes right after them. If `fn` throws or returns anything but
+   * an integer in 0..reserve, the file is left exactly as before and `ERR_AOF_APPEND_FUNC` is
+   * thrown (with the callback's error as `cause`). Writes from inside `fn` are refused.
+   */
+  append(reserve: number, fn: AppendFunc): number {
+    return this.#append(reserve, fn, true);
+  }
+
+  /** Like {@link append}, but throws `ERR_AOF_WOULD_BLOCK` where `append` would grow the file. */
+  appendNonBlocking(reserve: number, fn: AppendFunc): number {
+    return this.#append(reserve, fn, false);
+  }
+
+  #append(reserve: number, fn: AppendFunc, mayBlock: boolean): number {
+    if (!this.#writable) this.#throwNotWritable();
+    if (!Number.isSafeInteger(reserve) || reserve < 0) throw invalidArg('reserve', 'a non-negative safe integer', reserve);
+    if (typeof fn !== 'function') throw invalidArg('fn', 'a function', fn);
+    const begin = this.#size;
+    if (begin + reserve + 8 > this.#fileSize) this.#ensure(begin + reserve + 8, mayBlock);
+    // The callback may scribble over the old tail magic and anywhere in the reserve.
+    const touchedEnd = begin + Math.max(reserve, 8);
+    this.#buf.fill(0, begin, begin + Math.min(reserve, 8));
+    let used: unknown;
+    let failure: unknown;
+    this.#writable = false;
+    try {
+      used = fn({ begin, tail: this.#buf.subarray(begin, begin + reserve) });
+    } catch (e) {
+      failure = e;
+    } finally {
+      this.#writable = this.#state === FileState.Opened && !this.#readOnly;
+    }
+    if (failure !== undefined || !Number.isSafeInteger(used) || (used as number) < 0 || (used as number) > reserve) {
+      this.#buf.fill(0, begin, touchedEnd);
+      putTailMagic(this.#buf, begin);
+      if (failure !== undefined) {
+        throw new AofError(ErrorCode.APPEND_FUNC, `append callback threw; nothing was written`, { cause: failure });
+      }
+      throw new AofError(ErrorCode.APPEND_FUNC,
+        `append callback must return an integer from 0 to ${reserve}, got ${String(used)}; nothing was written`);
+    }
+    const end = begin + (used as number);
+    if (end + 8 < touchedEnd) this.#buf.fill(0, end + 8, touchedEnd);
+    this.#commit(end);
+    return used as number;
+  }
+
+  /** Appends a checkpoint marker (as content) and returns its offset. Recovery never rolls back past it. */
+  checkpoint(): number {
+    const at = this.#size;
+    this.#write(MAGIC_CHECKPOINT_BYTES, true);
+    return at;
+  }
+
+  // Seam for the control block and tailer wakes (later issues): every committed write ends here.
+  #commit(end: number): void {
+    putTailMagic(this.#buf, end);
+    this.#size = end;
+  }
+
+  /** Makes room so `needed` bytes (content + tail magic) fit, growing the file if allowed. */
+  #ensure(needed: number, mayBlock: boolean): void {
+    if (needed > this.#geometry.sizeUpper) {
+      throw new AofError(ErrorCode.FULL,
+        `${this.#path}: ${needed} bytes would pass geometry.sizeUpper ${this.#geometry.sizeUpper}`);
+    }
+    if (!mayBlock) {
+      throw new AofError(ErrorCode.WOULD_BLOCK, `${this.#path}: the write needs the file to grow`);
+    }
+    this.#growTo(this.#geometry.next(needed));
+  }
+
+  /** Extends the file with reserved blocks (so a full disk is an error, never SIGBUS) and maps the new part. */
+  #growTo(newSize: number): void {
+    if (newSize <= this.#fileSize) return;
+    try {
+      native.fallocate(this.#fd, this.#fileSize, newSize - this.#fileSize, this.#path);
+    } catch (e) {
+      if (isSystemError(e, 'EOPNOTSUPP')) {
+        fs.ftruncateSync(this.#fd, newSize);
+      } else if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
+        throw new AofError(ErrorCode.NO_SPACE, `${this.#path}: no space left to grow to ${newSize} bytes`, { cause: e });
+      } else {
+        throw e;
+      }
+    }
+    const mapped = pageUp(newSize);
+    if (mapped > this.#mapped) {
+      this.#region.mapFile(this.#fd, this.#mapped, mapped - this.#mapped, true);
+      this.#mapped = mapped;
+    }
+    this.#buf = Buffer.from(this.#region.buffer(newSize));
+    this.#fileSize = newSize;
+  }
+
+  #throwNotWritable(): never {
+    switch (this.#state) {
+      case FileState.Closing:
+      case FileState.Closed:
+        throw closed(this.#name);
+      case FileState.EOF:
+        throw readOnly(this.#name, 'finished');
+      default:
+        if (this.#readOnly) throw readOnly(this.#name, 'no write permission');
+        throw new AofError(ErrorCode.APPEND_FUNC, `${this.#name}: cannot write from inside an append callback`);
+    }
+  }
+
+  /**
+   * A view of committed content [begin, end), without a copy. It stays safe to read forever: after
+   * close it reads zeros instead of faulting. Do not write through it.
+   */
+  view(begin = 0, end = this.#size): Buffer {
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#name);
+    if (!Number.isSafeInteger(begin) || begin < 0 || begin > this.#size) {
+      throw invalidArg('begin', `an integer from 0 to size (${this.#size})`, begin);
+    }
+    if (!Number.isSafeInteger(end) || end < begin || end > this.#size) {
+      throw invalidArg('end', `an integer from begin (${begin}) to size (${this.#size})`, end);
+    }
+    return this.#buf.subarray(begin, end);
+  }
+
+  /** Writes dirty pages back to the file (msync, off the event loop). */
+  flush(): Promise<void> {
+    this.#checkOpen();
+    const range = this.#dirtyRange();
+    if (range === undefined) return Promise.resolve();
+    return this.#track(this.#region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[1])));
+  }
+
+  /** {@link flush} on the calling thread. */
+  flushSync(): void {
+    this.#checkOpen();
+    const range = this.#dirtyRange();
+    if (range === undefined) return;
+    this.#region.msync(range[0], range[1] - range[0], true);
+    this.#flushed(range[1]);
+  }
+
+  /** Durable: flushes, then fsyncs the file (size and metadata too). */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.#track(fsyncAsync(this.#fd));
+  }
+
+  /** {@link sync} on the calling thread. */
+  syncSync(): void {
+    this.flushSync();
+    fs.fsyncSync(this.#fd);
+  }
+
+  #dirtyRange(): [number, number] | undefined {
+    const to = Math.min(this.#size + 8, this.#fileSize);
+    return this.#flushedTo < to ? [pageDown(this.#flushedTo), to] : undefined;
+  }
+
+  #flushed(to: number): void {
+    this.#flushedTo = Math.max(this.#flushedTo, to);
+  }
+
+  #checkOpen(): void {
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#name);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p);
+    const done = () => this.#inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Ends the file for good: writes the final checkpoint marker, flushes, truncates the file to
+   * content + 8 bytes and makes it read-only (the Manager's read mode). Writes fail from the call
+   * on. Calling it again returns the same promise.
+   */
+  finish(): Promise<void> {
+    if (this.#finishing) return this.#finishing;
+    if (!this.#writable) this.#throwNotWritable();
+    this.#state = FileState.EOF;
+    this.#writable = false;
+    this.#readOnly = true;
+    this.#buf.set(MAGIC_CHECKPOINT_BYTES, this.#size);
+    this.#finishing = this.#track(this.#completeFinish(this.#size + 8));
+    return this.#finishing;
+  }
+
+  async #completeFinish(end: number): Promise<void> {
+    const from = pageDown(Math.min(this.#flushedTo, this.#size));
+    await this.#region.msyncAsync(from, end - from);
+    // Pages wholly past the new end are detached first, so no view can ever touch a page past EOF.
+    const keep = pageUp(end);
+    if (this.#mapped > keep) {
+      this.#region.zero(keep, this.#mapped - keep);
+      this.#mapped = keep;
+    }
+    await ftruncateAsync(this.#fd, end);
+    this.#fileSize = end;
+    this.#buf = Buffer.from(this.#region.buffer(end));
+    await fchmodAsync(this.#fd, this.#ctx.readMode);
+    await fsyncAsync(this.#fd);
+    this.#flushedTo = end;
+  }
+
+  /**
+   * Closes the file: waits for in-flight flush/sync/finish, replaces the mapping with zero pages
+   * (stale views read zeros), closes the descriptor and releases the writer lock. Idempotent:
+   * every call returns the same promise. Does not finish the file.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = FileState.Closing;
+    this.#writable = false;
+    await Promise.allSettled([...this.#inflight]);
+    try {
+      this.#region.release();
+    } finally {
+      fs.closeSync(this.#fd);
+      this.#state = FileState.Closed;
+      this.#ctx.released(this);
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Opens (or creates) the file at `path` and returns the pieces an AOF is built from. Decides
+ * read-only vs writable, takes the single-writer lock, and turns system errors into codes.
+ */
+export function openFile(
+  name: string,
+  path: string,
+  geometry: Geometry,
+  recovery: RecoveryFunc,
+  writeMode: number,
+): Backing {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    if (!isSystemError(e, 'ENOENT')) throw e;
+    if (!geometry.create) throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
+    const fd = createFile(path, writeMode);
+    if (fd >= 0) return lock({ name, path, fd, writable: true, geometry, recovery });
+    st = fs.statSync(path);
+  }
+  if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
+  if (!st.isFile()) throw invalidArg('path', 'a regular file', path);
+  // A file without any write bit is read-only by intent (a finished file), even for root.
+  let writable = (st.mode & 0o222) !== 0;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
+  } catch (e) {
+    if (!writable || !(isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS'))) {
+      throw readError(path, e);
+    }
+    writable = false;
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY);
+    } catch (e2) {
+      throw readError(path, e2);
+    }
+  }
+  return writable ? lock({ name, path, fd, writable, geometry, recovery }) : { name, path, fd, writable, geometry, recovery };
+}
+
+/** O_EXCL create with the exact mode (umask undone); -1 if another process created it first. */
+function createFile(path: string, mode: number): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  } catch (e) {
+    if (isSystemError(e, 'EEXIST')) return -1;
+    if (isSystemError(e, 'ENOENT') || isSystemError(e, 'ENOTDIR')) {
+      throw new AofError(ErrorCode.NOT_FOUND, `cannot create ${path}: its directory does not exist`, { cause: e });
+    }
+    if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS')) {
+      throw new AofError(ErrorCode.READ_ONLY, `cannot create ${path}: the directory is not writable`, { cause: e });
+    }
+    throw e;
+  }
+  fs.fchmodSync(fd, mode);
+  return fd;
+}
+
+function readError(path: string, e: unknown): unknown {
+  if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
+    return new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
+  }
+  return e;
+}
+
+/** Takes the single-writer advisory lock; a second writer gets ERR_AOF_LOCKED at once. */
+function lock(b: Backing): Backing {
+  const { LOCK_EX, LOCK_NB } = native.constants;
+  let locked: boolean;
+  try {
+    locked = native.flock(b.fd, LOCK_EX | LOCK_NB, b.path);
+  } catch (e) {
+    fs.closeSync(b.fd);
+    throw e;
+  }
+  if (!locked) {
+    fs.closeSync(b.fd);
+    throw new AofError(ErrorCode.LOCKED, `${b.path} is open for writing elsewhere`);
+  }
+  return b;
+}
+
+/** Opens `path` and builds the AOF over it; closes the descriptor if anything fails. */
+export function openAof(
+  ctx: AofContext,
+  name: string,
+  path: string,
+  geometry: Geometry,
+  recovery: RecoveryFunc = recoverWithMagic,
+  writeMode = 0o644,
+): AOF {
+  const g = geometry.validate();
+  if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
+  const backing = openFile(name, path, g, recovery, writeMode);
+  try {
+    return new AOF(ctx, backing);
+  } catch (e) {
+    fs.closeSync(backing.fd);
+    throw e;
+  }
+}

@@ -1,0 +1,11 @@
+import { invalidArg } from './errors.js';
+import { native } from './native.js';
+
+/**
+ * CRC-32C (Castagnoli) of `data`, with the CPU's instruction where it has one. Pass the previous
+ * result as `previous` to continue over data split in pieces.
+ */
+export function crc32c(data: Uint8Array, previous = 0): number {
+  if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array', data);
+  return native.crc32c(data, previous >>> 0);
+}

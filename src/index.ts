@@ -1,0 +1,15 @@
+export { AOF, FileState, type AppendEvent, type AppendFunc } from './aof.js';
+export { AofError, ErrorCode } from './errors.js';
+export { Geometry, MAX_FILE_SIZE, KiB, MiB, GiB, type GeometryFields } from './geometry.js';
+export { Manager, type ManagerOptions } from './manager.js';
+export {
+  MAGIC_CHECKPOINT,
+  MAGIC_CHECKPOINT_BYTES,
+  MAGIC_TAIL,
+  MAGIC_TAIL_BYTES,
+  RecoveryKind,
+  recoverWithMagic,
+  type RecoveryFunc,
+  type RecoveryResult,
+} from './recovery.js';
+export { crc32c } from './checksum.js';

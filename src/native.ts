@@ -1,0 +1,71 @@
+/**
+ * The one place the compiled addon is loaded. Everything native is behind this typed
+ * interface; the rest of the library never touches the binding directly.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+/** A reserved address range into which a file or anonymous memory is mapped. */
+export interface NativeRegion {
+  readonly capacity: number;
+  readonly released: boolean;
+  /** Maps file bytes [offset, offset+length) at the same offset of the range (page multiples). */
+  mapFile(fd: number, offset: number, length: number, writable: boolean): void;
+  /** Maps shared anonymous memory at [offset, offset+length). */
+  mapAnonymous(offset: number, length: number): void;
+  /** Detaches [offset, offset+length) from the file: it reads as zeros from now on. */
+  zero(offset: number, length: number): void;
+  /** An ArrayBuffer over [0, length), no copy; the range stays mapped while it lives. */
+  buffer(length: number): ArrayBuffer;
+  /** Every page becomes a private zero page: stale views read zeros and never fault. */
+  release(): void;
+  msync(offset: number, length: number, sync: boolean): void;
+  msyncAsync(offset: number, length: number): Promise<void>;
+  advise(offset: number, length: number, advice: number): void;
+  populate(offset: number, length: number, write: boolean): 'madvise' | 'touch';
+  populateAsync(offset: number, length: number, write: boolean): Promise<'madvise' | 'touch'>;
+}
+
+export interface NativeBinding {
+  Region: new (capacity: number, path: string) => NativeRegion;
+  pageSize: number;
+  /** The largest ArrayBuffer the addon hands out (the largest V8 accepts on Node 20). */
+  maxBuffer: number;
+  fallocate(fd: number, offset: number, length: number, path: string): void;
+  flock(fd: number, operation: number, path: string): boolean;
+  atomicLoad64(bytes: Uint8Array, byteOffset: number): number;
+  atomicStore64(bytes: Uint8Array, byteOffset: number, value: number): void;
+  crc32c(bytes: Uint8Array, previous?: number, software?: boolean): number;
+  crc32cHardware: boolean;
+  constants: {
+    LOCK_SH: number;
+    LOCK_EX: number;
+    LOCK_NB: number;
+    LOCK_UN: number;
+    MADV_NORMAL: number;
+    MADV_SEQUENTIAL: number;
+    MADV_WILLNEED: number;
+    MADV_DONTNEED: number;
+  };
+}
+
+/** The package root: the addon lives in build/Release or prebuilds/ next to src/ and dist/. */
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export const native = load(root) as NativeBinding;
+
+/** System errors from the addon and from node:fs share this shape. */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+export function isSystemError(e: unknown, code?: string): e is SystemError {
+  return e instanceof Error && typeof (e as SystemError).syscall === 'string' &&
+    (code === undefined || (e as SystemError).code === code);
+}

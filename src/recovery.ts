@@ -1,0 +1,138 @@
+/**
+ * Recovery of an AOF file from its bytes alone (the rules of DESIGN.md, compatible with the Go
+ * `aof` package): the last non-zero byte decides. A tail magic there means the file ends cleanly;
+ * a checkpoint marker there means it was finished (or checkpointed last); anything else is a torn
+ * write, rolled back to the last checkpoint marker.
+ */
+import { checkSize, invalidArg } from './errors.js';
+
+/** 8 bytes that stand right after the content after every write (not content). */
+export const MAGIC_TAIL = 4727544184288126122n;
+/** 8 bytes that `checkpoint()` appends as content; also the final marker of a finished file. */
+export const MAGIC_CHECKPOINT = 17904250147343162156n;
+
+function leBytes(value: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(value);
+  return b;
+}
+
+/** Little-endian bytes of {@link MAGIC_TAIL}: `aa 24 75 54 63 9c 9b 41`. */
+export const MAGIC_TAIL_BYTES: Readonly<Buffer> = leBytes(MAGIC_TAIL);
+/** Little-endian bytes of {@link MAGIC_CHECKPOINT}: `2c db 1f f2 a5 ac 78 f8`. */
+export const MAGIC_CHECKPOINT_BYTES: Readonly<Buffer> = leBytes(MAGIC_CHECKPOINT);
+
+export const RecoveryKind = { Empty: 0, Corrupted: 1, Tail: 2, Checkpoint: 3, Panic: 4 } as const;
+export type RecoveryKind = (typeof RecoveryKind)[keyof typeof RecoveryKind];
+
+export interface RecoveryResult {
+  kind: RecoveryKind;
+  /** Content size to reopen at (see DESIGN.md per kind). */
+  tail: number;
+  /** Offset of the checkpoint marker that decided, or of the last one before the tail; -1 if none. */
+  checkpoint: number;
+  /** One past the last non-zero byte (L + 1); 0 when every byte is zero. */
+  end: number;
+  /** The file size recovery was asked about. */
+  fileSize: number;
+  /** Why, for Corrupted and Panic. */
+  error?: Error;
+}
+
+/** A recovery function: given the file's size and bytes, decides where the content ends. */
+export type RecoveryFunc = (fileSize: number, data: Uint8Array, magic: bigint | Uint8Array) => RecoveryResult;
+
+/**
+ * Index of the last non-zero byte of data[0:end], or -1. Scans 32 bytes per step over aligned
+ * words: the zero region after the content is up to a growth step or two long.
+ */
+export function lastNonZero(data: Uint8Array, end: number = data.length): number {
+  let i = end;
+  const base = data.byteOffset;
+  while (i > 0 && ((base + i) & 3) !== 0) {
+    i--;
+    if (data[i] !== 0) return i;
+  }
+  const firstWord = Math.ceil(base / 4);
+  const count = (base + i) / 4 - firstWord;
+  if (count > 0) {
+    const words = new Uint32Array(data.buffer, firstWord * 4, count);
+    let w = count;
+    while (w >= 8) {
+      if ((words[w - 1]! | words[w - 2]! | words[w - 3]! | words[w - 4]! |
+           words[w - 5]! | words[w - 6]! | words[w - 7]! | words[w - 8]!) !== 0) break;
+      w -= 8;
+    }
+    while (w > 0 && words[w - 1] === 0) w--;
+    i = firstWord * 4 - base + w * 4;
+  }
+  while (i > 0) {
+    i--;
+    if (data[i] !== 0) return i;
+  }
+  return -1;
+}
+
+function bytesOf(magic: bigint | Uint8Array): Uint8Array {
+  if (typeof magic === 'bigint') return leBytes(magic);
+  if (magic instanceof Uint8Array && magic.length === 8) return magic;
+  throw invalidArg('magic', 'a bigint or 8 bytes', magic);
+}
+
+function equalsAt(data: Uint8Array, at: number, pattern: Uint8Array): boolean {
+  if (at < 0 || at + pattern.length > data.length) return false;
+  for (let k = 0; k < pattern.length; k++) if (data[at + k] !== pattern[k]) return false;
+  return true;
+}
+
+/** Offset of the last checkpoint marker starting at or before `from`, or -1. */
+export function lastCheckpoint(data: Uint8Array, from: number): number {
+  if (from < 0) return -1;
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return view.lastIndexOf(MAGIC_CHECKPOINT_BYTES, from);
+}
+
+/**
+ * Decides where the content of a file ends. Never throws: a failure inside is `Panic` with the
+ * error, a `fileSize` past the data is `Corrupted`.
+ */
+export function recoverWithMagic(
+  fileSize: number,
+  data: Uint8Array,
+  magic: bigint | Uint8Array = MAGIC_TAIL,
+): RecoveryResult {
+  try {
+    checkSize('fileSize', fileSize);
+    if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array', data);
+    const tailMagic = bytesOf(magic);
+    if (fileSize > data.length) {
+      const error = new RangeError(`fileSize ${fileSize} is past the ${data.length} bytes given`);
+      return { kind: RecoveryKind.Corrupted, tail: 0, checkpoint: -1, end: 0, fileSize, error };
+    }
+    const last = lastNonZero(data, fileSize);
+    const end = last + 1;
+    if (last < 0) return { kind: RecoveryKind.Empty, tail: 0, checkpoint: -1, end: 0, fileSize };
+    if (equalsAt(data, last - 7, tailMagic)) {
+      const tail = last - 7;
+      return { kind: RecoveryKind.Tail, tail, checkpoint: lastCheckpoint(data, tail - 8), end, fileSize };
+    }
+    if (equalsAt(data, last - 7, MAGIC_CHECKPOINT_BYTES)) {
+      return { kind: RecoveryKind.Checkpoint, tail: end, checkpoint: last - 7, end, fileSize };
+    }
+    const checkpoint = lastCheckpoint(data, last - 8);
+    if (checkpoint >= 0) {
+      return { kind: RecoveryKind.Checkpoint, tail: checkpoint + 8, checkpoint, end, fileSize };
+    }
+    const error = new Error(`torn write at byte ${last} and no checkpoint marker before it`);
+    return { kind: RecoveryKind.Corrupted, tail: end, checkpoint: -1, end, fileSize, error };
+  } catch (e) {
+    const error = e instanceof Error ? e : new Error(String(e));
+    return { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize, error };
+  }
+}
+
+/** True when a Checkpoint result describes a finished file (it ends right after the marker). */
+export function isFinished(result: RecoveryResult): boolean {
+  return result.kind === RecoveryKind.Checkpoint && result.tail === result.fileSize &&
+    result.checkpoint + 8 === result.tail;
+}
