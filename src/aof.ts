@@ -28,8 +28,15 @@ export type FileState = (typeof FileState)[keyof typeof FileState];
 export interface AppendEvent {
   /** Offset in the file where `tail` starts (the current size). */
   readonly begin: number;
+  /** How many bytes were reserved. */
+  readonly reserve: number;
   /** A zero-filled, writable view of the reserved bytes. Valid only during the callback. */
   readonly tail: Buffer;
+  /**
+   * The whole mapping: `buffer[begin … begin+reserve)` is `tail`. Writing at those offsets
+   * directly skips creating the `tail` view (the allocation-free path). Valid only during the callback.
+   */
+  readonly buffer: Buffer;
 }
 
 /** Returns how many of the reserved bytes were used (0..reserve). */
@@ -39,6 +46,8 @@ export type AppendFunc = (event: AppendEvent) => number;
 export interface AofContext {
   /** File mode a finished file gets. */
   readonly readMode: number;
+  /** Fault in pages of each newly grown range off the event loop (see {@link AOF}). */
+  readonly populate: boolean;
   /** Called once, when the AOF has closed. */
   released(aof: AOF): void;
 }
@@ -80,89 +89,142 @@ function hasTailMagic(b: Buffer, at: number): boolean {
     b[at + 4] === 0x63 && b[at + 5] === 0x9c && b[at + 6] === 0x9b && b[at + 7] === 0x41;
 }
 
+/** The AOF's cold state: read at open, growth, flush, finish and close, never per write. */
+interface FileCore {
+  readonly ctx: AofContext;
+  readonly name: string;
+  readonly path: string;
+  readonly geometry: Geometry;
+  readonly fd: number;
+  readonly region: NativeRegion;
+  readOnly: boolean;
+  recovery: RecoveryResult;
+  /** Bytes of the file mapped at the start of the region (a page multiple). */
+  mapped: number;
+  /** Bytes before this offset have been msync'ed. */
+  flushedTo: number;
+  /** flush/sync/finish/populate jobs that close() waits for. */
+  readonly inflight: Set<Promise<unknown>>;
+  finishing: Promise<void> | undefined;
+  closing: Promise<void> | undefined;
+}
+
+/** One per AOF, refilled for every append(); `tail` is made only when the callback asks for it. */
+class AppendEventImpl implements AppendEvent {
+  begin = 0;
+  reserve = 0;
+  buffer: Buffer = Buffer.alloc(0);
+  #tail: Buffer | undefined;
+
+  reset(buffer: Buffer, begin: number, reserve: number): this {
+    this.buffer = buffer;
+    this.begin = begin;
+    this.reserve = reserve;
+    this.#tail = undefined;
+    return this;
+  }
+
+  get tail(): Buffer {
+    this.#tail ??= this.buffer.subarray(this.begin, this.begin + this.reserve);
+    return this.#tail;
+  }
+}
+
 export class AOF implements AsyncDisposable {
-  readonly #ctx: AofContext;
-  readonly #name: string;
-  readonly #path: string;
-  readonly #geometry: Geometry;
-  readonly #fd: number;
-  readonly #region: NativeRegion;
-  #recovery: RecoveryResult;
-  #state: FileState = FileState.Opening;
+  // Only the state the write path reads lives in private fields. V8 turns objects of a class with
+  // 16 or more private fields into slow dictionary-mode objects once earlier instances have been
+  // collected (bench/micro-private-fields.mjs): write() then runs 3.5x slower. Keep this list short.
   /** True only while plain writes are allowed: Opened, not read-only, not inside an append callback. */
   #writable = false;
-  #readOnly: boolean;
   #buf: Buffer;
   #size = 0;
   #fileSize: number;
-  #mapped: number;
-  /** Bytes before this offset have been msync'ed. */
-  #flushedTo = 0;
-  #inflight = new Set<Promise<unknown>>();
-  #finishing: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
+  #state: FileState = FileState.Opening;
+  /** Everything else: identity, mapping bookkeeping, lifecycle. */
+  readonly #f: FileCore;
+  /** Reused for every append() call, so the hot path allocates nothing. */
+  readonly #event: AppendEventImpl;
 
   /** @internal Use `Manager.open`. */
   constructor(ctx: AofContext, backing: Backing) {
-    this.#ctx = ctx;
-    this.#name = backing.name;
-    this.#path = backing.path;
-    this.#geometry = backing.geometry;
-    this.#fd = backing.fd;
-    this.#readOnly = !backing.writable;
-    this.#fileSize = fs.fstatSync(this.#fd).size;
-    if (this.#fileSize === 0 && this.#readOnly) {
-      throw new AofError(ErrorCode.EMPTY_FILE, `${this.#path} is empty and not writable: nothing to open`);
+    const fileSize = fs.fstatSync(backing.fd).size;
+    if (fileSize === 0 && !backing.writable) {
+      throw new AofError(ErrorCode.EMPTY_FILE, `${backing.path} is empty and not writable: nothing to open`);
     }
-    const capacity = this.#readOnly
-      ? pageUp(Math.max(this.#fileSize, 1))
-      : Math.max(this.#geometry.sizeUpper, pageUp(this.#fileSize));
-    this.#region = new native.Region(capacity, this.#path);
+    const capacity = backing.writable
+      ? Math.max(backing.geometry.sizeUpper, pageUp(fileSize))
+      : pageUp(Math.max(fileSize, 1));
+    const region = new native.Region(capacity, backing.path);
+    this.#f = {
+      ctx,
+      name: backing.name,
+      path: backing.path,
+      geometry: backing.geometry,
+      fd: backing.fd,
+      region,
+      readOnly: !backing.writable,
+      recovery: undefined as unknown as RecoveryResult,
+      mapped: pageUp(fileSize),
+      flushedTo: 0,
+      inflight: new Set(),
+      finishing: undefined,
+      closing: undefined,
+    };
+    this.#fileSize = fileSize;
+    this.#event = new AppendEventImpl();
     try {
-      this.#mapped = pageUp(this.#fileSize);
-      this.#region.mapFile(this.#fd, 0, this.#mapped, backing.writable);
-      this.#buf = Buffer.from(this.#region.buffer(this.#fileSize));
-      this.#recovery = this.#recover(backing.recovery);
+      region.mapFile(backing.fd, 0, this.#f.mapped, backing.writable);
+      this.#buf = Buffer.from(region.buffer(fileSize));
+      this.#f.recovery = this.#recover(backing.recovery);
     } catch (e) {
-      this.#region.release();
+      region.release();
       throw e;
     }
   }
 
   /** Runs recovery over the mapped bytes and puts the file in the state it describes. */
   #recover(recovery: RecoveryFunc): RecoveryResult {
-    const r = recovery(this.#fileSize, this.#buf, MAGIC_TAIL);
+    let r: RecoveryResult;
+    try {
+      r = recovery(this.#fileSize, this.#buf, MAGIC_TAIL);
+    } catch (e) {
+      // A caller's recovery function that throws is a Panic, the same as one inside recoverWithMagic.
+      const error = e instanceof Error ? e : new Error(String(e));
+      r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
+    }
     if (r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic) {
-      throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: cannot recover (${r.error?.message ?? 'corrupted'})`,
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#f.path}: cannot recover (${r.error?.message ?? 'corrupted'})`,
         { cause: r.error });
     }
     if (!Number.isSafeInteger(r.tail) || r.tail < 0 || r.tail > this.#fileSize) {
-      throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: recovery gave tail ${r.tail} outside the file`);
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#f.path}: recovery gave tail ${r.tail} outside the file`);
     }
     if (isFinished(r)) {
+      // A crash between finish()'s truncate and its chmod leaves a finished file writable: complete it.
+      if (!this.#f.readOnly) fs.fchmodSync(this.#f.fd, this.#f.ctx.readMode);
       this.#size = r.checkpoint;
-      this.#readOnly = true;
+      this.#f.readOnly = true;
       this.#state = FileState.EOF;
       return r;
     }
     this.#size = r.kind === RecoveryKind.Empty ? 0 : r.tail;
-    this.#flushedTo = this.#size;
-    if (!this.#readOnly) this.#prepareForWriting(r);
+    this.#f.flushedTo = this.#size;
+    if (!this.#f.readOnly) this.#prepareForWriting(r);
     this.#state = FileState.Opened;
-    this.#writable = !this.#readOnly;
+    this.#writable = !this.#f.readOnly;
     return r;
   }
 
   /** Grows the file to sizeNow, zeroes a torn tail and puts the tail magic right after the content. */
   #prepareForWriting(r: RecoveryResult): void {
-    if (this.#fileSize > this.#geometry.sizeUpper) {
+    if (this.#fileSize > this.#f.geometry.sizeUpper) {
       throw new AofError(ErrorCode.SHRINK,
-        `${this.#path} is ${this.#fileSize} bytes, past geometry.sizeUpper ${this.#geometry.sizeUpper}; it will not be shrunk`);
+        `${this.#f.path} is ${this.#fileSize} bytes, past geometry.sizeUpper ${this.#f.geometry.sizeUpper}; it will not be shrunk`);
     }
     const needed = this.#size + 8;
-    if (needed > this.#geometry.sizeUpper) this.#ensure(needed, true);
-    const target = Math.max(this.#geometry.sizeNow, this.#fileSize);
-    this.#growTo(needed > target ? this.#geometry.next(needed) : target);
+    if (needed > this.#f.geometry.sizeUpper) this.#ensure(needed, true);
+    const target = Math.max(this.#f.geometry.sizeNow, this.#fileSize);
+    this.#growTo(needed > target ? this.#f.geometry.next(needed) : target);
     if (r.end > this.#size + 8 || !hasTailMagic(this.#buf, this.#size)) {
       this.#buf.fill(0, this.#size, Math.max(r.end, this.#size + 8));
       putTailMagic(this.#buf, this.#size);
@@ -171,12 +233,12 @@ export class AOF implements AsyncDisposable {
 
   /** The name it was opened under (relative to the Manager's directory). */
   get name(): string {
-    return this.#name;
+    return this.#f.name;
   }
 
   /** Absolute or manager-relative path of the file. */
   get path(): string {
-    return this.#path;
+    return this.#f.path;
   }
 
   /** Content size in bytes (excludes the tail magic and, for a finished file, the final marker). */
@@ -195,16 +257,16 @@ export class AOF implements AsyncDisposable {
 
   /** What recovery found when the file was opened. */
   get recovery(): RecoveryResult {
-    return this.#recovery;
+    return this.#f.recovery;
   }
 
   get geometry(): Geometry {
-    return this.#geometry;
+    return this.#f.geometry;
   }
 
   /** True when writes are refused: a finished file, or a file without write permission. */
   get readOnly(): boolean {
-    return this.#readOnly;
+    return this.#f.readOnly;
   }
 
   /**
@@ -265,17 +327,18 @@ export class AOF implements AsyncDisposable {
     const begin = this.#size;
     if (begin + reserve + 8 > this.#fileSize) this.#ensure(begin + reserve + 8, mayBlock);
     // The callback may scribble over the old tail magic and anywhere in the reserve.
+    const buf = this.#buf;
     const touchedEnd = begin + Math.max(reserve, 8);
-    this.#buf.fill(0, begin, begin + Math.min(reserve, 8));
+    for (let i = begin, e = begin + Math.min(reserve, 8); i < e; i++) buf[i] = 0;
     let used: unknown;
     let failure: unknown;
     this.#writable = false;
     try {
-      used = fn({ begin, tail: this.#buf.subarray(begin, begin + reserve) });
+      used = fn(this.#event.reset(buf, begin, reserve));
     } catch (e) {
       failure = e;
     } finally {
-      this.#writable = this.#state === FileState.Opened && !this.#readOnly;
+      this.#writable = this.#state === FileState.Opened && !this.#f.readOnly;
     }
     if (failure !== undefined || !Number.isSafeInteger(used) || (used as number) < 0 || (used as number) > reserve) {
       this.#buf.fill(0, begin, touchedEnd);
@@ -287,7 +350,7 @@ export class AOF implements AsyncDisposable {
         `append callback must return an integer from 0 to ${reserve}, got ${String(used)}; nothing was written`);
     }
     const end = begin + (used as number);
-    if (end + 8 < touchedEnd) this.#buf.fill(0, end + 8, touchedEnd);
+    if (end + 8 < touchedEnd) buf.fill(0, end + 8, touchedEnd);
     this.#commit(end);
     return used as number;
   }
@@ -307,49 +370,60 @@ export class AOF implements AsyncDisposable {
 
   /** Makes room so `needed` bytes (content + tail magic) fit, growing the file if allowed. */
   #ensure(needed: number, mayBlock: boolean): void {
-    if (needed > this.#geometry.sizeUpper) {
+    if (needed > this.#f.geometry.sizeUpper) {
       throw new AofError(ErrorCode.FULL,
-        `${this.#path}: ${needed} bytes would pass geometry.sizeUpper ${this.#geometry.sizeUpper}`);
+        `${this.#f.path}: ${needed} bytes would pass geometry.sizeUpper ${this.#f.geometry.sizeUpper}`);
     }
     if (!mayBlock) {
-      throw new AofError(ErrorCode.WOULD_BLOCK, `${this.#path}: the write needs the file to grow`);
+      throw new AofError(ErrorCode.WOULD_BLOCK, `${this.#f.path}: the write needs the file to grow`);
     }
-    this.#growTo(this.#geometry.next(needed));
+    this.#growTo(this.#f.geometry.next(needed));
   }
 
   /** Extends the file with reserved blocks (so a full disk is an error, never SIGBUS) and maps the new part. */
   #growTo(newSize: number): void {
     if (newSize <= this.#fileSize) return;
     try {
-      native.fallocate(this.#fd, this.#fileSize, newSize - this.#fileSize, this.#path);
+      native.fallocate(this.#f.fd, this.#fileSize, newSize - this.#fileSize, this.#f.path);
     } catch (e) {
       if (isSystemError(e, 'EOPNOTSUPP')) {
-        fs.ftruncateSync(this.#fd, newSize);
+        fs.ftruncateSync(this.#f.fd, newSize);
       } else if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
-        throw new AofError(ErrorCode.NO_SPACE, `${this.#path}: no space left to grow to ${newSize} bytes`, { cause: e });
+        throw new AofError(ErrorCode.NO_SPACE, `${this.#f.path}: no space left to grow to ${newSize} bytes`, { cause: e });
       } else {
         throw e;
       }
     }
     const mapped = pageUp(newSize);
-    if (mapped > this.#mapped) {
-      this.#region.mapFile(this.#fd, this.#mapped, mapped - this.#mapped, true);
-      this.#mapped = mapped;
+    const from = this.#f.mapped;
+    if (mapped > from) {
+      this.#f.region.mapFile(this.#f.fd, from, mapped - from, true);
+      this.#f.mapped = mapped;
     }
-    this.#buf = Buffer.from(this.#region.buffer(newSize));
+    this.#buf = Buffer.from(this.#f.region.buffer(newSize));
     this.#fileSize = newSize;
+    // At most one growth step: a large sizeNow must not turn into that much resident memory at once.
+    if (this.#f.ctx.populate && mapped > from) this.#populate(from, Math.min(mapped - from, this.#f.geometry.growthStep));
+  }
+
+  // First touches of new pages are most of a fresh writer's cost (bench/results/write.txt): a
+  // thread-pool job faults the new range in while the writer is still filling the pages before it.
+  #populate(from: number, length: number): void {
+    this.#track(this.#f.region.populateAsync(from, length, true)).catch(() => {
+      // Only a hint: the writer faults any page the job could not populate.
+    });
   }
 
   #throwNotWritable(): never {
     switch (this.#state) {
       case FileState.Closing:
       case FileState.Closed:
-        throw closed(this.#name);
+        throw closed(this.#f.name);
       case FileState.EOF:
-        throw readOnly(this.#name, 'finished');
+        throw readOnly(this.#f.name, 'finished');
       default:
-        if (this.#readOnly) throw readOnly(this.#name, 'no write permission');
-        throw new AofError(ErrorCode.APPEND_FUNC, `${this.#name}: cannot write from inside an append callback`);
+        if (this.#f.readOnly) throw readOnly(this.#f.name, 'no write permission');
+        throw new AofError(ErrorCode.APPEND_FUNC, `${this.#f.name}: cannot write from inside an append callback`);
     }
   }
 
@@ -358,7 +432,7 @@ export class AOF implements AsyncDisposable {
    * close it reads zeros instead of faulting. Do not write through it.
    */
   view(begin = 0, end = this.#size): Buffer {
-    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#name);
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#f.name);
     if (!Number.isSafeInteger(begin) || begin < 0 || begin > this.#size) {
       throw invalidArg('begin', `an integer from 0 to size (${this.#size})`, begin);
     }
@@ -373,7 +447,7 @@ export class AOF implements AsyncDisposable {
     this.#checkOpen();
     const range = this.#dirtyRange();
     if (range === undefined) return Promise.resolve();
-    return this.#track(this.#region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[1])));
+    return this.#track(this.#f.region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[1])));
   }
 
   /** {@link flush} on the calling thread. */
@@ -381,38 +455,38 @@ export class AOF implements AsyncDisposable {
     this.#checkOpen();
     const range = this.#dirtyRange();
     if (range === undefined) return;
-    this.#region.msync(range[0], range[1] - range[0], true);
+    this.#f.region.msync(range[0], range[1] - range[0], true);
     this.#flushed(range[1]);
   }
 
   /** Durable: flushes, then fsyncs the file (size and metadata too). */
   async sync(): Promise<void> {
     await this.flush();
-    await this.#track(fsyncAsync(this.#fd));
+    await this.#track(fsyncAsync(this.#f.fd));
   }
 
   /** {@link sync} on the calling thread. */
   syncSync(): void {
     this.flushSync();
-    fs.fsyncSync(this.#fd);
+    fs.fsyncSync(this.#f.fd);
   }
 
   #dirtyRange(): [number, number] | undefined {
     const to = Math.min(this.#size + 8, this.#fileSize);
-    return this.#flushedTo < to ? [pageDown(this.#flushedTo), to] : undefined;
+    return this.#f.flushedTo < to ? [pageDown(this.#f.flushedTo), to] : undefined;
   }
 
   #flushed(to: number): void {
-    this.#flushedTo = Math.max(this.#flushedTo, to);
+    this.#f.flushedTo = Math.max(this.#f.flushedTo, to);
   }
 
   #checkOpen(): void {
-    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#name);
+    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#f.name);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
-    this.#inflight.add(p);
-    const done = () => this.#inflight.delete(p);
+    this.#f.inflight.add(p);
+    const done = () => this.#f.inflight.delete(p);
     p.then(done, done);
     return p;
   }
@@ -423,31 +497,31 @@ export class AOF implements AsyncDisposable {
    * on. Calling it again returns the same promise.
    */
   finish(): Promise<void> {
-    if (this.#finishing) return this.#finishing;
+    if (this.#f.finishing) return this.#f.finishing;
     if (!this.#writable) this.#throwNotWritable();
     this.#state = FileState.EOF;
     this.#writable = false;
-    this.#readOnly = true;
+    this.#f.readOnly = true;
     this.#buf.set(MAGIC_CHECKPOINT_BYTES, this.#size);
-    this.#finishing = this.#track(this.#completeFinish(this.#size + 8));
-    return this.#finishing;
+    this.#f.finishing = this.#track(this.#completeFinish(this.#size + 8));
+    return this.#f.finishing;
   }
 
   async #completeFinish(end: number): Promise<void> {
-    const from = pageDown(Math.min(this.#flushedTo, this.#size));
-    await this.#region.msyncAsync(from, end - from);
+    const from = pageDown(Math.min(this.#f.flushedTo, this.#size));
+    await this.#f.region.msyncAsync(from, end - from);
     // Pages wholly past the new end are detached first, so no view can ever touch a page past EOF.
     const keep = pageUp(end);
-    if (this.#mapped > keep) {
-      this.#region.zero(keep, this.#mapped - keep);
-      this.#mapped = keep;
+    if (this.#f.mapped > keep) {
+      this.#f.region.zero(keep, this.#f.mapped - keep);
+      this.#f.mapped = keep;
     }
-    await ftruncateAsync(this.#fd, end);
+    await ftruncateAsync(this.#f.fd, end);
     this.#fileSize = end;
-    this.#buf = Buffer.from(this.#region.buffer(end));
-    await fchmodAsync(this.#fd, this.#ctx.readMode);
-    await fsyncAsync(this.#fd);
-    this.#flushedTo = end;
+    this.#buf = Buffer.from(this.#f.region.buffer(end));
+    await fchmodAsync(this.#f.fd, this.#f.ctx.readMode);
+    await fsyncAsync(this.#f.fd);
+    this.#f.flushedTo = end;
   }
 
   /**
@@ -456,20 +530,20 @@ export class AOF implements AsyncDisposable {
    * every call returns the same promise. Does not finish the file.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    this.#f.closing ??= this.#close();
+    return this.#f.closing;
   }
 
   async #close(): Promise<void> {
     this.#state = FileState.Closing;
     this.#writable = false;
-    await Promise.allSettled([...this.#inflight]);
+    await Promise.allSettled([...this.#f.inflight]);
     try {
-      this.#region.release();
+      this.#f.region.release();
     } finally {
-      fs.closeSync(this.#fd);
+      fs.closeSync(this.#f.fd);
       this.#state = FileState.Closed;
-      this.#ctx.released(this);
+      this.#f.ctx.released(this);
     }
   }
 

@@ -44,7 +44,7 @@ export class Geometry implements Readonly<GeometryFields> {
     this.sizeUpper = checkSize('geometry.sizeUpper', fields.sizeUpper ?? 0);
     this.growthStep = checkSize('geometry.growthStep', fields.growthStep ?? 0);
     this.pageSize = checkSize('geometry.pageSize', fields.pageSize ?? native.pageSize);
-    if (this.pageSize === 0 || (this.pageSize & (this.pageSize - 1)) !== 0) {
+    if (this.pageSize === 0 || !Number.isInteger(Math.log2(this.pageSize))) {
       throw invalidArg('geometry.pageSize', 'a power of two', this.pageSize);
     }
     this.create = fields.create ?? true;

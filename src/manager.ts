@@ -16,6 +16,12 @@ export interface ManagerOptions {
   writeMode?: number;
   /** Mode a finished file gets (default 0o444). */
   readMode?: number;
+  /**
+   * Fault in the pages of every newly grown step on a thread-pool thread while the writer fills
+   * the pages before it (default false). On the benchmark VM a flat-out writer catches up with the
+   * job and the two contend; results were inconclusive (bench/results/write.txt), so it is opt-in.
+   */
+  populate?: boolean;
 }
 
 function checkMode(what: string, mode: unknown, fallback: number): number {
@@ -39,6 +45,7 @@ export class Manager implements AsyncDisposable {
   readonly #dir: string;
   readonly #writeMode: number;
   readonly #readMode: number;
+  readonly #populate: boolean;
   readonly #open = new Map<string, AOF>();
   #closing: Promise<void> | undefined;
 
@@ -48,6 +55,10 @@ export class Manager implements AsyncDisposable {
     if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
     this.#writeMode = checkMode('options.writeMode', options.writeMode, 0o644);
     this.#readMode = checkMode('options.readMode', options.readMode, 0o444);
+    if (options.populate !== undefined && typeof options.populate !== 'boolean') {
+      throw invalidArg('options.populate', 'a boolean', options.populate);
+    }
+    this.#populate = options.populate ?? false;
     this.#dir = nodePath.resolve(dir);
     try {
       fs.mkdirSync(this.#dir, { recursive: true });
@@ -98,6 +109,7 @@ export class Manager implements AsyncDisposable {
   #context(): AofContext {
     return {
       readMode: this.#readMode,
+      populate: this.#populate,
       released: (aof) => {
         if (this.#open.get(aof.name) === aof) this.#open.delete(aof.name);
       },

@@ -1,0 +1,134 @@
+// Helpers shared by the benchmarks (not a benchmark itself: run.mjs only runs *.bench.mjs).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+/** Number of processing units available, as `nproc` prints it. */
+export function nproc() {
+  try {
+    return Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  } catch {
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+}
+
+/** The "model name" line of /proc/cpuinfo (falls back to os.cpus()). */
+export function cpuModel() {
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+/** The mount a path lives on, from /proc/mounts: { mount, type, source }. */
+export function filesystemOf(p) {
+  let real = p;
+  try {
+    real = fs.realpathSync(p);
+  } catch {
+    // keep p
+  }
+  let best = { mount: '?', type: 'unknown', source: '?' };
+  try {
+    const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const [source, mountRaw, type] = line.split(' ');
+      if (!mountRaw) continue;
+      const mount = unescape(mountRaw);
+      const inside = mount === '/' || real === mount || real.startsWith(mount + '/');
+      // Later lines of the same mount point shadow earlier ones, hence >=.
+      if (inside && mount.length >= (best.mount === '?' ? 0 : best.mount.length)) {
+        best = { mount, type, source };
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return best;
+}
+
+export function describeFilesystem(dir) {
+  const f = filesystemOf(dir);
+  return `${dir} on ${f.type} (${f.source} mounted at ${f.mount})`;
+}
+
+/** Facts about virtualisation that change page-fault costs: hypervisor flag, virtio-balloon free page reporting. */
+export function virtualization() {
+  const facts = [];
+  try {
+    if (/^flags\s*:.*\bhypervisor\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) facts.push('virtual machine (cpuinfo "hypervisor" flag)');
+  } catch {
+    // not Linux
+  }
+  try {
+    for (const dev of fs.readdirSync('/sys/bus/virtio/drivers/virtio_balloon')) {
+      if (!dev.startsWith('virtio')) continue;
+      const features = fs.readFileSync(`/sys/bus/virtio/drivers/virtio_balloon/${dev}/features`, 'utf8');
+      // Feature bit 5 is VIRTIO_BALLOON_F_REPORTING: freed guest pages go back to the host, so touching
+      // them again costs a host-side fault on top of the guest's.
+      facts.push(`virtio-balloon${features[5] === '1' ? ' with free page reporting' : ''}`);
+    }
+  } catch {
+    // no balloon
+  }
+  return facts.length ? facts.join(', ') : 'none detected';
+}
+
+/** The benchmark environment, one "key: value" per line. */
+export function environmentLines(command) {
+  const gib = (n) => (n / 2 ** 30).toFixed(1) + ' GiB';
+  return [
+    `date:     ${new Date().toISOString()}`,
+    `command:  ${command}`,
+    `node:     ${process.version} (V8 ${process.versions.v8})`,
+    `os:       ${os.type()} ${os.release()} ${os.arch()}`,
+    `cpu:      ${cpuModel()}`,
+    `nproc:    ${nproc()}`,
+    `memory:   ${gib(os.totalmem())} total, ${gib(os.freemem())} free`,
+    `virt:     ${virtualization()}`,
+    `tmpdir:   ${describeFilesystem(os.tmpdir())}`,
+  ];
+}
+
+/** Reads a positive integer from the environment. */
+export function envInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return n;
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Formats rows (arrays of strings) as an aligned plain-text table; numeric-looking cells align right. */
+export function table(header, rows) {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const numeric = (s) => /^[-+]?[\d.,]+(\s*[%×x]|[kMG]?)?$|^[\d.]+\s*[kMG]?\.\.[\d.]+\s*[kMG]?$/.test(s);
+  const fmt = (r) => r.map((c, i) => {
+    const s = String(c);
+    return (i > 0 && numeric(s)) ? s.padStart(widths[i]) : s.padEnd(widths[i]);
+  }).join('  ').trimEnd();
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+/** 12345678 → "12.35 M"; keeps 4 significant-ish digits. */
+export function si(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(2) + ' G';
+  if (n >= 1e6) return (n / 1e6).toFixed(2) + ' M';
+  if (n >= 1e3) return (n / 1e3).toFixed(1) + ' k';
+  return n.toFixed(0);
+}
+
+export function gcIfExposed() {
+  if (typeof globalThis.gc === 'function') globalThis.gc();
+}

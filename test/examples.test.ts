@@ -1,0 +1,24 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runNode, tmpDir } from './helpers.js';
+
+describe('README examples', () => {
+  it('examples/quickstart.mjs runs as shown and prints what the README says', async () => {
+    // The example imports 'mmap-aof' as a user would: resolve it to this checkout via node_modules.
+    const dir = tmpDir();
+    const nm = path.join(dir, 'node_modules');
+    fs.mkdirSync(nm);
+    fs.symlinkSync(ROOT, path.join(nm, 'mmap-aof'));
+    const script = path.join(dir, 'quickstart.mjs');
+    fs.copyFileSync(path.join(ROOT, 'examples', 'quickstart.mjs'), script);
+    const r = await runNode(script, [path.join(dir, 'data')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('size 64 checkpoint at 35');
+    expect(r.stdout).toContain('{"event":"start"}\n{"event":"tick"}\n');
+    expect(r.stdout).toContain('reopened: finished 64 bytes');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(fs.readFileSync(path.join(ROOT, 'examples', 'quickstart.mjs'), 'utf8').trim());
+  });
+});

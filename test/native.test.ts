@@ -1,0 +1,117 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crc32c } from '../src/index.js';
+import { native } from '../src/native.js';
+import { tmpDir } from './helpers.js';
+
+const PAGE = native.pageSize;
+
+/** Bit-at-a-time CRC-32C, the definition itself, to check the fast paths against. */
+function referenceCrc32c(data: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+describe('crc32c', () => {
+  it('matches the standard check values', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    expect(crc32c(new Uint8Array(0))).toBe(0);
+    expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa); // RFC 3720 B.4: 32 bytes of zeros
+    expect(crc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43); // RFC 3720 B.4: 32 bytes of 0xff
+  });
+
+  it('hardware and table paths agree with the bit-at-a-time definition at every length and alignment', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0, max: 7 }), (bytes, shift) => {
+        const padded = new Uint8Array(bytes.length + shift);
+        padded.set(bytes, shift);
+        const view = padded.subarray(shift);
+        const expected = referenceCrc32c(view);
+        expect(crc32c(view)).toBe(expected);
+        expect(native.crc32c(view, 0, true)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('continues over data split in pieces', () => {
+    const data = Buffer.from('the quick brown fox jumps over the lazy dog');
+    for (let cut = 0; cut <= data.length; cut++) {
+      expect(crc32c(data.subarray(cut), crc32c(data.subarray(0, cut)))).toBe(crc32c(data));
+    }
+  });
+
+  it('rejects anything but bytes with ERR_AOF_INVALID_ARG', () => {
+    expect(() => crc32c('text' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_AOF_INVALID_ARG' }));
+  });
+});
+
+describe('64-bit atomics', () => {
+  it('store with release and load with acquire round-trip values up to 2^53', () => {
+    const bytes = new Uint8Array(new ArrayBuffer(32));
+    for (const v of [0, 1, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+      native.atomicStore64(bytes, 8, v);
+      expect(native.atomicLoad64(bytes, 8)).toBe(v);
+      expect(Buffer.from(bytes.buffer).readBigUInt64LE(8)).toBe(BigInt(v));
+    }
+  });
+
+  it('refuse unaligned or out-of-range words instead of faulting', () => {
+    const bytes = new Uint8Array(new ArrayBuffer(16));
+    expect(() => native.atomicLoad64(bytes, 3)).toThrow(RangeError);
+    expect(() => native.atomicLoad64(bytes, 16)).toThrow(RangeError);
+    expect(() => native.atomicStore64(bytes, 0, -1)).toThrow(RangeError);
+  });
+});
+
+describe('Region', () => {
+  it('maps a file shared: stores through the buffer reach the file, and msync/populate succeed', async () => {
+    const file = path.join(tmpDir(), 'r.bin');
+    fs.writeFileSync(file, Buffer.alloc(2 * PAGE));
+    const fd = fs.openSync(file, 'r+');
+    const region = new native.Region(4 * PAGE, file);
+    region.mapFile(fd, 0, 2 * PAGE, true);
+    const bytes = new Uint8Array(region.buffer(2 * PAGE));
+    bytes[PAGE + 1] = 42;
+    region.msync(0, 2 * PAGE, true);
+    await region.msyncAsync(PAGE + 1, 1);
+    expect(['madvise', 'touch']).toContain(region.populate(0, 2 * PAGE, true));
+    expect(['madvise', 'touch']).toContain(await region.populateAsync(0, 2 * PAGE, false));
+    expect(fs.readFileSync(file)[PAGE + 1]).toBe(42);
+    region.release();
+    expect(region.released).toBe(true);
+    expect(bytes[PAGE + 1]).toBe(0); // zero pages now, not the file
+    expect(fs.readFileSync(file)[PAGE + 1]).toBe(42);
+    expect(() => region.mapFile(fd, 0, PAGE, true)).toThrow(expect.objectContaining({ code: 'ERR_AOF_CLOSED' }));
+    fs.closeSync(fd);
+  });
+
+  it('refuses ranges outside the reservation and unaligned mappings', () => {
+    const region = new native.Region(2 * PAGE, 'x');
+    expect(() => region.mapAnonymous(0, 3 * PAGE)).toThrow(RangeError);
+    expect(() => region.mapAnonymous(1, PAGE)).toThrow(RangeError);
+    expect(() => region.buffer(3 * PAGE)).toThrow(RangeError);
+    expect(() => new native.Region(PAGE + 1, 'x')).toThrow(RangeError);
+    region.release();
+  });
+
+  it('flock reports a lock held through another open file description as false with LOCK_NB', () => {
+    const file = path.join(tmpDir(), 'lock');
+    fs.writeFileSync(file, '');
+    const a = fs.openSync(file, 'r');
+    const b = fs.openSync(file, 'r');
+    const { LOCK_EX, LOCK_NB, LOCK_UN } = native.constants;
+    expect(native.flock(a, LOCK_EX | LOCK_NB, file)).toBe(true);
+    expect(native.flock(b, LOCK_EX | LOCK_NB, file)).toBe(false);
+    expect(native.flock(a, LOCK_UN, file)).toBe(true);
+    expect(native.flock(b, LOCK_EX | LOCK_NB, file)).toBe(true);
+    fs.closeSync(a);
+    fs.closeSync(b);
+  });
+});
