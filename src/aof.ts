@@ -310,6 +310,10 @@ export class AOF implements AsyncDisposable {
    * how many it used; the tail magic goes right after them. If `fn` throws or returns anything but
    * an integer in 0..reserve, the file is left exactly as before and `ERR_AOF_APPEND_FUNC` is
    * thrown (with the callback's error as `cause`). Writes from inside `fn` are refused.
+   *
+   * The event object is reused between calls: don't keep it. Filling `ev.buffer` at `ev.begin`
+   * allocates nothing; `ev.tail` makes a view on first access. The unused part of the reserve is
+   * zeroed afterwards (recovery trusts the last non-zero byte), so keep `reserve` close to the need.
    */
   append(reserve: number, fn: AppendFunc): number {
     return this.#append(reserve, fn, true);
