@@ -101,7 +101,7 @@ interface FileCore {
   recovery: RecoveryResult;
   /** Bytes of the file mapped at the start of the region (a page multiple). */
   mapped: number;
-  /** Bytes before this offset have been msync'ed. */
+  /** Content size at the last flush: everything before it is on disk. */
   flushedTo: number;
   /** flush/sync/finish/populate jobs that close() waits for. */
   readonly inflight: Set<Promise<unknown>>;
@@ -226,8 +226,12 @@ export class AOF implements AsyncDisposable {
     const target = Math.max(this.#f.geometry.sizeNow, this.#fileSize);
     this.#growTo(needed > target ? this.#f.geometry.next(needed) : target);
     if (r.end > this.#size + 8 || !hasTailMagic(this.#buf, this.#size)) {
-      this.#buf.fill(0, this.#size, Math.max(r.end, this.#size + 8));
+      const repaired = Math.min(Math.max(r.end, this.#size + 8), this.#fileSize);
+      this.#buf.fill(0, this.#size, repaired);
       putTailMagic(this.#buf, this.#size);
+      // Make the repair durable now: later flushes only cover what is written after the content.
+      const from = pageDown(this.#size);
+      this.#f.region.msync(from, repaired - from, true);
     }
   }
 
@@ -451,7 +455,7 @@ export class AOF implements AsyncDisposable {
     this.#checkOpen();
     const range = this.#dirtyRange();
     if (range === undefined) return Promise.resolve();
-    return this.#track(this.#f.region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[1])));
+    return this.#track(this.#f.region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[2])));
   }
 
   /** {@link flush} on the calling thread. */
@@ -460,7 +464,7 @@ export class AOF implements AsyncDisposable {
     const range = this.#dirtyRange();
     if (range === undefined) return;
     this.#f.region.msync(range[0], range[1] - range[0], true);
-    this.#flushed(range[1]);
+    this.#flushed(range[2]);
   }
 
   /** Durable: flushes, then fsyncs the file (size and metadata too). */
@@ -475,13 +479,16 @@ export class AOF implements AsyncDisposable {
     fs.fsyncSync(this.#f.fd);
   }
 
-  #dirtyRange(): [number, number] | undefined {
-    const to = Math.min(this.#size + 8, this.#fileSize);
-    return this.#f.flushedTo < to ? [pageDown(this.#f.flushedTo), to] : undefined;
+  /** [from, to) to msync, or undefined when nothing was written since the last flush. */
+  #dirtyRange(): [number, number, number] | undefined {
+    const size = this.#size;
+    // The next write starts at the content size, over the tail magic: flushing resumes from the
+    // page holding that offset, even when the magic straddled a page boundary.
+    return size > this.#f.flushedTo ? [pageDown(this.#f.flushedTo), Math.min(size + 8, this.#fileSize), size] : undefined;
   }
 
-  #flushed(to: number): void {
-    this.#f.flushedTo = Math.max(this.#f.flushedTo, to);
+  #flushed(size: number): void {
+    this.#f.flushedTo = Math.max(this.#f.flushedTo, size);
   }
 
   #checkOpen(): void {
@@ -525,7 +532,7 @@ export class AOF implements AsyncDisposable {
     this.#buf = Buffer.from(this.#f.region.buffer(end));
     await fchmodAsync(this.#f.fd, this.#f.ctx.readMode);
     await fsyncAsync(this.#f.fd);
-    this.#f.flushedTo = end;
+    this.#f.flushedTo = this.#size;
   }
 
   /**

@@ -48,19 +48,6 @@ export function fixture(name: string): string {
   return path.join(FIXTURES, name);
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce from the seed. */
-export function pseudoRandomBytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { pseudoRandomBytes } from './fixtures/prng.mjs';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
