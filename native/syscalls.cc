@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <cerrno>
 #include <cmath>
+#include <string>
+#include <utility>
 
 namespace aof {
 
@@ -26,6 +28,59 @@ static Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) ThrowErrno(env, errno, "fallocate", ArgString(info, 3));
   return env.Undefined();
+}
+
+namespace {
+
+// fallocateAsync(fd, offset, length, path): the same on a thread-pool thread (background growth).
+class FallocateWork : public Napi::AsyncWorker {
+ public:
+  FallocateWork(Napi::Env env, int fd, size_t offset, size_t length, std::string path)
+      : Napi::AsyncWorker(env, "mmap-aof.fallocate"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fd_(fd), offset_(offset), length_(length), path_(std::move(path)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    if (length_ == 0) return;
+    int rc;
+    do {
+      rc = fallocate(fd_, 0, static_cast<off_t>(offset_), static_cast<off_t>(length_));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) err_ = errno;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      deferred_.Reject(ErrnoError(env, err_, "fallocate", path_).Value());
+    } else {
+      deferred_.Resolve(env.Undefined());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int fd_;
+  size_t offset_, length_;
+  std::string path_;
+  int err_ = 0;
+};
+
+}  // namespace
+
+static Napi::Value FallocateAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  size_t offset, length;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgSize(info, 1, "offset", &offset) || !ArgSize(info, 2, "length", &length)) {
+    return env.Undefined();
+  }
+  FallocateWork* work = new FallocateWork(env, fd, offset, length, ArgString(info, 3));
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
 }
 
 // flock(fd, operation, path): true when done, false when LOCK_NB was given and the lock is held elsewhere.
@@ -73,6 +128,7 @@ static Napi::Value AtomicStore64(const Napi::CallbackInfo& info) {
 
 void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
+  exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync, "fallocateAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("atomicLoad64", Napi::Function::New(env, AtomicLoad64, "atomicLoad64"));
   exports.Set("atomicStore64", Napi::Function::New(env, AtomicStore64, "atomicStore64"));

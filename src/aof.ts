@@ -1,12 +1,17 @@
 /**
  * One append-only file, mapped into memory. A write is a copy into the mapping followed by the
  * 8-byte tail magic; no syscall unless the file must grow. See DESIGN.md for the on-disk format.
+ *
+ * Around the write path, once per event-loop turn at most: tailers are woken, and when the
+ * headroom falls below a threshold the file grows ahead of the writer off the event loop.
  */
 import * as fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
-import { Geometry } from './geometry.js';
+import type { Geometry } from './geometry.js';
 import { native, isSystemError, type NativeRegion } from './native.js';
+import { openFile, type Backing } from './open-file.js';
 import {
   MAGIC_CHECKPOINT_BYTES,
   MAGIC_TAIL,
@@ -16,13 +21,24 @@ import {
   type RecoveryFunc,
   type RecoveryResult,
 } from './recovery.js';
+import { now, type StatsRecorder } from './stats.js';
+import {
+  FileState,
+  TailIterator,
+  Tailer,
+  createReadStream,
+  type Consumer,
+  type ReadStreamOptions,
+  type SubscribeOptions,
+  type TailOptions,
+  type TailSource,
+} from './tailer.js';
+
+export { FileState };
 
 const fsyncAsync = promisify(fs.fsync);
 const ftruncateAsync = promisify(fs.ftruncate);
 const fchmodAsync = promisify(fs.fchmod);
-
-export const FileState = { Opening: 0, Opened: 1, EOF: 2, Closing: 3, Closed: 4 } as const;
-export type FileState = (typeof FileState)[keyof typeof FileState];
 
 /** What `append`'s callback receives. */
 export interface AppendEvent {
@@ -46,20 +62,15 @@ export type AppendFunc = (event: AppendEvent) => number;
 export interface AofContext {
   /** File mode a finished file gets. */
   readonly readMode: number;
-  /** Fault in pages of each newly grown range off the event loop (see {@link AOF}). */
+  /** Fault in pages of each newly grown range off the event loop. */
   readonly populate: boolean;
+  /** Grow ahead of the writer, off the event loop, when the headroom falls below the threshold. */
+  readonly growAhead: boolean;
+  /** Headroom (bytes) below which growth starts; undefined: half the growth step. */
+  readonly growThreshold: number | undefined;
+  readonly stats: StatsRecorder;
   /** Called once, when the AOF has closed. */
   released(aof: AOF): void;
-}
-
-/** Everything an opened file is made of; produced by {@link openFile}. */
-interface Backing {
-  name: string;
-  path: string;
-  fd: number;
-  writable: boolean;
-  geometry: Geometry;
-  recovery: RecoveryFunc;
 }
 
 const PAGE = native.pageSize;
@@ -89,22 +100,34 @@ function hasTailMagic(b: Buffer, at: number): boolean {
     b[at + 4] === 0x63 && b[at + 5] === 0x9c && b[at + 6] === 0x9b && b[at + 7] === 0x41;
 }
 
-/** The AOF's cold state: read at open, growth, flush, finish and close, never per write. */
+/** The AOF's cold state: read at open, growth, flush, finish, close and once per turn, never per write. */
 interface FileCore {
   readonly ctx: AofContext;
   readonly name: string;
   readonly path: string;
   readonly geometry: Geometry;
+  /** -1 for anonymous memory. */
   readonly fd: number;
+  readonly anonymous: boolean;
   readonly region: NativeRegion;
+  readonly threshold: number;
   readOnly: boolean;
   recovery: RecoveryResult;
   /** Bytes of the file mapped at the start of the region (a page multiple). */
   mapped: number;
   /** Content size at the last flush: everything before it is on disk. */
   flushedTo: number;
-  /** flush/sync/finish/populate jobs that close() waits for. */
+  /** Content size at open: bytesWritten is measured from it. */
+  readonly sizeAtOpen: number;
+  /** flush/sync/finish/populate/grow jobs that close() waits for. */
   readonly inflight: Set<Promise<unknown>>;
+  readonly tailers: Set<Tailer>;
+  /** The background grow in flight (finish waits for it: it must not extend a truncated file). */
+  growing: Promise<void> | undefined;
+  /** Background growth failed (e.g. ENOSPC): leave growing to the writer until a grow succeeds. */
+  growAheadFailed: boolean;
+  readonly onTurn: () => void;
+  unmapped: boolean;
   finishing: Promise<void> | undefined;
   closing: Promise<void> | undefined;
 }
@@ -130,7 +153,9 @@ class AppendEventImpl implements AppendEvent {
   }
 }
 
-export class AOF implements AsyncDisposable {
+const EMPTY: RecoveryResult = Object.freeze({ kind: RecoveryKind.Empty, tail: 0, checkpoint: -1, end: 0, fileSize: 0 });
+
+export class AOF implements AsyncDisposable, TailSource {
   // Only the state the write path reads lives in private fields. V8 turns objects of a class with
   // 16 or more private fields into slow dictionary-mode objects once earlier instances have been
   // collected (bench/micro-private-fields.mjs): write() then runs 3.5x slower. Keep this list short.
@@ -139,21 +164,27 @@ export class AOF implements AsyncDisposable {
   #buf: Buffer;
   #size = 0;
   #fileSize: number;
+  /** A write past this goes to #makeRoom: fileSize minus the grow-ahead threshold, or fileSize. */
+  #limit = 0;
   #state: FileState = FileState.Opening;
+  /** True when tailers are attached and no end-of-turn wake is scheduled yet. */
+  #notify = false;
+  #writes = 0;
   /** Everything else: identity, mapping bookkeeping, lifecycle. */
   readonly #f: FileCore;
   /** Reused for every append() call, so the hot path allocates nothing. */
   readonly #event: AppendEventImpl;
 
-  /** @internal Use `Manager.open`. */
+  /** @internal Use `Manager.open` or `Manager.openAnonymous`. */
   constructor(ctx: AofContext, backing: Backing) {
-    const fileSize = fs.fstatSync(backing.fd).size;
+    const anonymous = backing.anonymousSize !== undefined;
+    const fileSize = anonymous ? pageUp(Math.max(backing.anonymousSize!, 1)) : fs.fstatSync(backing.fd).size;
     if (fileSize === 0 && !backing.writable) {
       throw new AofError(ErrorCode.EMPTY_FILE, `${backing.path} is empty and not writable: nothing to open`);
     }
-    const capacity = backing.writable
-      ? Math.max(backing.geometry.sizeUpper, pageUp(fileSize))
-      : pageUp(Math.max(fileSize, 1));
+    const capacity = anonymous || !backing.writable
+      ? pageUp(Math.max(fileSize, 1))
+      : Math.max(backing.geometry.sizeUpper, pageUp(fileSize));
     const region = new native.Region(capacity, backing.path);
     this.#f = {
       ctx,
@@ -161,25 +192,82 @@ export class AOF implements AsyncDisposable {
       path: backing.path,
       geometry: backing.geometry,
       fd: backing.fd,
+      anonymous,
       region,
+      threshold: ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2),
       readOnly: !backing.writable,
-      recovery: undefined as unknown as RecoveryResult,
-      mapped: pageUp(fileSize),
+      recovery: EMPTY,
+      mapped: 0,
       flushedTo: 0,
+      sizeAtOpen: 0,
       inflight: new Set(),
+      tailers: new Set(),
+      growing: undefined,
+      growAheadFailed: false,
+      onTurn: () => this.#onTurn(),
+      unmapped: false,
       finishing: undefined,
       closing: undefined,
     };
     this.#fileSize = fileSize;
     this.#event = new AppendEventImpl();
     try {
-      region.mapFile(backing.fd, 0, this.#f.mapped, backing.writable);
+      this.#map(0, pageUp(fileSize));
       this.#buf = Buffer.from(region.buffer(fileSize));
-      this.#f.recovery = this.#recover(backing.recovery);
+      if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
+      this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
+      (this.#f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
     } catch (e) {
-      region.release();
+      if (!anonymous) ctx.stats.counts.activeFileSize -= this.#fileSize;
+      this.#unmap();
       throw e;
     }
+  }
+
+  /** Maps [from, from+length) of the file (or anonymous memory) and counts it. */
+  #map(from: number, length: number): void {
+    if (length === 0) return;
+    const { region, fd, anonymous, ctx } = this.#f;
+    try {
+      if (anonymous) region.mapAnonymous(from, length);
+      else region.mapFile(fd, from, length, !this.#f.readOnly);
+    } catch (e) {
+      ctx.stats.counts.mapErrors++;
+      throw e;
+    }
+    const c = ctx.stats.counts;
+    c.maps++;
+    if (from === 0) c.activeMaps++;
+    c.lifetimeMemory += length;
+    if (anonymous) c.activeAnonymousMemory += length;
+    else c.activeMappedMemory += length;
+    this.#f.mapped = from + length;
+  }
+
+  /** Replaces the mapping with zero pages (stale views read zeros) and uncounts it. Once. */
+  #unmap(): void {
+    const f = this.#f;
+    if (f.unmapped) return;
+    f.unmapped = true;
+    const c = f.ctx.stats.counts;
+    try {
+      f.region.release();
+    } catch (e) {
+      c.unmapErrors++;
+      throw e;
+    }
+    c.unmaps++;
+    if (f.mapped > 0) c.activeMaps--;
+    if (f.anonymous) c.activeAnonymousMemory -= f.mapped;
+    else c.activeMappedMemory -= f.mapped;
+  }
+
+  #startAnonymous(): RecoveryResult {
+    putTailMagic(this.#buf, 0);
+    this.#state = FileState.Opened;
+    this.#writable = true;
+    this.#limit = this.#fileSize;
+    return { ...EMPTY, fileSize: this.#fileSize };
   }
 
   /** Runs recovery over the mapped bytes and puts the file in the state it describes. */
@@ -201,7 +289,7 @@ export class AOF implements AsyncDisposable {
     }
     if (isFinished(r)) {
       // A crash between finish()'s truncate and its chmod leaves a finished file writable: complete it.
-      if (!this.#f.readOnly) fs.fchmodSync(this.#f.fd, this.#f.ctx.readMode);
+      if (!this.#f.readOnly) this.#chmodSync(this.#f.ctx.readMode);
       this.#size = r.checkpoint;
       this.#f.readOnly = true;
       this.#state = FileState.EOF;
@@ -212,7 +300,19 @@ export class AOF implements AsyncDisposable {
     if (!this.#f.readOnly) this.#prepareForWriting(r);
     this.#state = FileState.Opened;
     this.#writable = !this.#f.readOnly;
+    this.#updateLimit();
     return r;
+  }
+
+  #chmodSync(mode: number): void {
+    const c = this.#f.ctx.stats.counts;
+    try {
+      fs.fchmodSync(this.#f.fd, mode);
+    } catch (e) {
+      c.chmodErrors++;
+      throw e;
+    }
+    c.chmods++;
   }
 
   /** Grows the file to sizeNow, zeroes a torn tail and puts the tail magic right after the content. */
@@ -240,7 +340,7 @@ export class AOF implements AsyncDisposable {
     return this.#f.name;
   }
 
-  /** Absolute or manager-relative path of the file. */
+  /** Path of the file (for an anonymous AOF, a label: `anonymous:<name>`). */
   get path(): string {
     return this.#f.path;
   }
@@ -250,7 +350,7 @@ export class AOF implements AsyncDisposable {
     return this.#size;
   }
 
-  /** Size of the file on disk (content + tail magic + zero-filled headroom). */
+  /** Size of the file on disk (content + tail magic + zero-filled headroom); the capacity when anonymous. */
   get fileSize(): number {
     return this.#fileSize;
   }
@@ -273,6 +373,16 @@ export class AOF implements AsyncDisposable {
     return this.#f.readOnly;
   }
 
+  /** True for an AOF over anonymous memory (`Manager.openAnonymous`): nothing on disk. */
+  get anonymous(): boolean {
+    return this.#f.anonymous;
+  }
+
+  /** Tailers attached now. */
+  get tailerCount(): number {
+    return this.#f.tailers.size;
+  }
+
   /**
    * Appends `data` (bytes, or a string as UTF-8) and returns the number of bytes written.
    * Grows the file when needed; `ERR_AOF_FULL` past geometry.sizeUpper, `ERR_AOF_NO_SPACE` when
@@ -293,7 +403,7 @@ export class AOF implements AsyncDisposable {
     if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array or a string', data);
     const begin = this.#size;
     const end = begin + data.length;
-    if (end + 8 > this.#fileSize) this.#ensure(end + 8, mayBlock);
+    if (end + 8 > this.#limit) this.#makeRoom(end + 8, mayBlock);
     this.#buf.set(data, begin);
     this.#commit(end);
     return data.length;
@@ -302,8 +412,8 @@ export class AOF implements AsyncDisposable {
   #writeString(data: string, mayBlock: boolean): number {
     const begin = this.#size;
     // A UTF-16 code unit never takes more than 3 UTF-8 bytes: when that fits, write without measuring.
-    let length = data.length * 3 + 8 <= this.#fileSize - begin ? -1 : Buffer.byteLength(data, 'utf8');
-    if (length >= 0 && begin + length + 8 > this.#fileSize) this.#ensure(begin + length + 8, mayBlock);
+    let length = data.length * 3 + 8 <= this.#limit - begin ? -1 : Buffer.byteLength(data, 'utf8');
+    if (length >= 0 && begin + length + 8 > this.#limit) this.#makeRoom(begin + length + 8, mayBlock);
     length = this.#buf.write(data, begin, 'utf8');
     this.#commit(begin + length);
     return length;
@@ -333,7 +443,7 @@ export class AOF implements AsyncDisposable {
     if (!Number.isSafeInteger(reserve) || reserve < 0) throw invalidArg('reserve', 'a non-negative safe integer', reserve);
     if (typeof fn !== 'function') throw invalidArg('fn', 'a function', fn);
     const begin = this.#size;
-    if (begin + reserve + 8 > this.#fileSize) this.#ensure(begin + reserve + 8, mayBlock);
+    if (begin + reserve + 8 > this.#limit) this.#makeRoom(begin + reserve + 8, mayBlock);
     // The callback may scribble over the old tail magic and anywhere in the reserve.
     const buf = this.#buf;
     const touchedEnd = begin + Math.max(reserve, 8);
@@ -349,8 +459,8 @@ export class AOF implements AsyncDisposable {
       this.#writable = this.#state === FileState.Opened && !this.#f.readOnly;
     }
     if (failure !== undefined || !Number.isSafeInteger(used) || (used as number) < 0 || (used as number) > reserve) {
-      this.#buf.fill(0, begin, touchedEnd);
-      putTailMagic(this.#buf, begin);
+      buf.fill(0, begin, touchedEnd);
+      putTailMagic(buf, begin);
       if (failure !== undefined) {
         throw new AofError(ErrorCode.APPEND_FUNC, `append callback threw; nothing was written`, { cause: failure });
       }
@@ -370,22 +480,47 @@ export class AOF implements AsyncDisposable {
     return at;
   }
 
-  // Seam for the control block and tailer wakes (later issues): every committed write ends here.
+  // Every committed write ends here. (Seam for the cross-process control block.)
   #commit(end: number): void {
     putTailMagic(this.#buf, end);
     this.#size = end;
+    this.#writes++;
+    if (this.#notify) this.#wakeSoon();
   }
 
-  /** Makes room so `needed` bytes (content + tail magic) fit, growing the file if allowed. */
+  /** Schedules the end-of-turn work: however many writes happen in this turn, tailers are polled once. */
+  #wakeSoon(): void {
+    this.#notify = false;
+    setImmediate(this.#f.onTurn);
+  }
+
+  #onTurn(): void {
+    const tailers = this.#f.tailers;
+    this.#notify = tailers.size > 0 && this.#state !== FileState.Closing && this.#state !== FileState.Closed;
+    for (const t of tailers) t.wake();
+  }
+
+  /** The write passed the soft limit: start growing ahead, or grow now if the room is really gone. */
+  #makeRoom(needed: number, mayBlock: boolean): void {
+    if (needed <= this.#fileSize) {
+      this.#growAhead();
+      return;
+    }
+    this.#ensure(needed, mayBlock);
+  }
+
+  /** Makes room so `needed` bytes (content + tail magic) fit, growing the file now if allowed. */
   #ensure(needed: number, mayBlock: boolean): void {
-    if (needed > this.#f.geometry.sizeUpper) {
+    if (needed > this.#f.geometry.sizeUpper || this.#f.anonymous) {
       throw new AofError(ErrorCode.FULL,
         `${this.#f.path}: ${needed} bytes would pass geometry.sizeUpper ${this.#f.geometry.sizeUpper}`);
     }
     if (!mayBlock) {
       throw new AofError(ErrorCode.WOULD_BLOCK, `${this.#f.path}: the write needs the file to grow`);
     }
+    const start = now();
     this.#growTo(this.#f.geometry.next(needed));
+    this.#f.ctx.stats.time('blockingGrows', start);
   }
 
   /** Extends the file with reserved blocks (so a full disk is an error, never SIGBUS) and maps the new part. */
@@ -396,30 +531,74 @@ export class AOF implements AsyncDisposable {
     } catch (e) {
       if (isSystemError(e, 'EOPNOTSUPP')) {
         fs.ftruncateSync(this.#f.fd, newSize);
-      } else if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
-        throw new AofError(ErrorCode.NO_SPACE, `${this.#f.path}: no space left to grow to ${newSize} bytes`, { cause: e });
       } else {
+        this.#f.ctx.stats.counts.growErrors++;
+        if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
+          throw new AofError(ErrorCode.NO_SPACE, `${this.#f.path}: no space left to grow to ${newSize} bytes`, { cause: e });
+        }
         throw e;
       }
     }
-    const mapped = pageUp(newSize);
-    const from = this.#f.mapped;
-    if (mapped > from) {
-      this.#f.region.mapFile(this.#f.fd, from, mapped - from, true);
-      this.#f.mapped = mapped;
-    }
-    this.#buf = Buffer.from(this.#f.region.buffer(newSize));
-    this.#fileSize = newSize;
-    // At most one growth step: a large sizeNow must not turn into that much resident memory at once.
-    if (this.#f.ctx.populate && mapped > from) this.#populate(from, Math.min(mapped - from, this.#f.geometry.growthStep));
+    this.#f.growAheadFailed = false;
+    this.#extendMapping(newSize);
   }
 
-  // First touches of new pages are most of a fresh writer's cost (bench/results/write.txt): a
-  // thread-pool job faults the new range in while the writer is still filling the pages before it.
-  #populate(from: number, length: number): void {
-    this.#track(this.#f.region.populateAsync(from, length, true)).catch(() => {
-      // Only a hint: the writer faults any page the job could not populate.
+  /** Maps the file up to `newSize` (already allocated on disk) and moves the write limits. */
+  #extendMapping(newSize: number): void {
+    if (newSize <= this.#fileSize) return;
+    const from = this.#f.mapped;
+    const mapped = pageUp(newSize);
+    if (mapped > from) this.#map(from, mapped - from);
+    this.#f.ctx.stats.counts.activeFileSize += newSize - this.#fileSize;
+    this.#buf = Buffer.from(this.#f.region.buffer(newSize));
+    this.#fileSize = newSize;
+    this.#updateLimit();
+    // First touches of new pages are most of a fresh writer's cost (bench/results/write.txt): a
+    // thread-pool job faults the new step in while the writer fills the pages before it. At most
+    // one step, so a large sizeNow does not become that much resident memory at once.
+    if (this.#f.ctx.populate && mapped > from) {
+      const length = Math.min(mapped - from, this.#f.geometry.growthStep);
+      this.#track(this.#f.region.populateAsync(from, length, true)).catch(() => {
+        // Only a hint: the writer faults any page the job could not populate.
+      });
+    }
+  }
+
+  #updateLimit(): void {
+    const f = this.#f;
+    const canGrow = f.ctx.growAhead && !f.anonymous && !f.growing && !f.growAheadFailed &&
+      this.#fileSize < f.geometry.sizeUpper;
+    this.#limit = canGrow ? this.#fileSize - f.threshold : this.#fileSize;
+  }
+
+  /** Grows one step ahead of the writer: fallocate on the thread pool, then map on the next turn. */
+  #growAhead(): void {
+    const f = this.#f;
+    if (f.growing || this.#state !== FileState.Opened) return;
+    const from = this.#fileSize;
+    const target = f.geometry.next(from);
+    if (target <= from) {
+      this.#limit = from;
+      return;
+    }
+    const start = now();
+    const job = native.fallocateAsync(f.fd, from, target - from, f.path).then(
+      () => {
+        if (this.#state === FileState.Opened) this.#extendMapping(target);
+        f.ctx.stats.time('backgroundGrows', start);
+      },
+      () => {
+        // The writer grows (and reports ERR_AOF_NO_SPACE, say) itself when it needs the room.
+        f.ctx.stats.counts.growErrors++;
+        f.growAheadFailed = true;
+      },
+    ).finally(() => {
+      f.growing = undefined;
+      this.#updateLimit();
     });
+    f.growing = job;
+    this.#limit = from;
+    this.#track(job);
   }
 
   #throwNotWritable(): never {
@@ -440,7 +619,7 @@ export class AOF implements AsyncDisposable {
    * close it reads zeros instead of faulting. Do not write through it.
    */
   view(begin = 0, end = this.#size): Buffer {
-    if (this.#state === FileState.Closing || this.#state === FileState.Closed) throw closed(this.#f.name);
+    this.#checkOpen();
     if (!Number.isSafeInteger(begin) || begin < 0 || begin > this.#size) {
       throw invalidArg('begin', `an integer from 0 to size (${this.#size})`, begin);
     }
@@ -450,12 +629,70 @@ export class AOF implements AsyncDisposable {
     return this.#buf.subarray(begin, end);
   }
 
+  // --- tailers ---------------------------------------------------------------------------------
+
+  /**
+   * Follows the appends: `consumer.pollRead(event)` is called with the new bytes once per turn in
+   * which there were writes (or at most once per `interval` ms), starting at `from`.
+   */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    return new Tailer(this, consumer, options);
+  }
+
+  /** Async iteration over read events from `from`; ends at EOF (a finished file). */
+  tail(options: TailOptions = {}): TailIterator {
+    return new TailIterator(this, options);
+  }
+
+  /** A Readable of the content from `start`; `follow` (default true) keeps reading new writes until EOF. */
+  createReadStream(options: ReadStreamOptions = {}): Readable {
+    return createReadStream(this, options);
+  }
+
+  /** @internal TailSource: a view for a tailer, also while the file is closing. */
+  tailView(begin: number, end: number): Buffer {
+    return this.#buf.subarray(begin, end);
+  }
+
+  /** @internal TailSource */
+  attach(tailer: Tailer): void {
+    this.#checkOpen();
+    const f = this.#f;
+    f.tailers.add(tailer);
+    f.ctx.stats.counts.tailers++;
+    if (f.tailers.size === 1) this.#notify = true;
+  }
+
+  /** @internal TailSource */
+  detach(tailer: Tailer): void {
+    const f = this.#f;
+    if (!f.tailers.delete(tailer)) return;
+    f.ctx.stats.counts.tailers--;
+    if (f.tailers.size === 0) this.#notify = false;
+  }
+
+  /** @internal TailSource */
+  get tailerStats(): StatsRecorder {
+    return this.#f.ctx.stats;
+  }
+
+  /** Wakes the tailers on the next turn even without a write (finish). */
+  #wakeTailers(): void {
+    if (this.#f.tailers.size > 0) setImmediate(this.#f.onTurn);
+  }
+
+  // --- durability ------------------------------------------------------------------------------
+
   /** Writes dirty pages back to the file (msync, off the event loop). */
   flush(): Promise<void> {
     this.#checkOpen();
     const range = this.#dirtyRange();
     if (range === undefined) return Promise.resolve();
-    return this.#track(this.#f.region.msyncAsync(range[0], range[1] - range[0]).then(() => this.#flushed(range[2])));
+    const [from, to, size] = range;
+    return this.#track(this.#f.ctx.stats.timed('flushes', 'flushErrors', async () => {
+      await this.#f.region.msyncAsync(from, to - from);
+      this.#flushed(size);
+    }));
   }
 
   /** {@link flush} on the calling thread. */
@@ -463,28 +700,59 @@ export class AOF implements AsyncDisposable {
     this.#checkOpen();
     const range = this.#dirtyRange();
     if (range === undefined) return;
-    this.#f.region.msync(range[0], range[1] - range[0], true);
-    this.#flushed(range[2]);
+    const [from, to, size] = range;
+    const stats = this.#f.ctx.stats;
+    const start = now();
+    try {
+      this.#f.region.msync(from, to - from, true);
+    } catch (e) {
+      stats.counts.flushErrors++;
+      throw e;
+    }
+    stats.time('flushes', start);
+    this.#flushed(size);
   }
 
-  /** Durable: flushes, then fsyncs the file (size and metadata too). */
+  /** Durable: flushes, then fsyncs the file (size and metadata too). Nothing to do when anonymous. */
   async sync(): Promise<void> {
+    this.#checkOpen();
+    if (this.#f.anonymous) return;
     await this.flush();
-    await this.#track(fsyncAsync(this.#f.fd));
+    await this.#track(this.#f.ctx.stats.timed('syncs', 'syncErrors', () => fsyncAsync(this.#f.fd)));
   }
 
   /** {@link sync} on the calling thread. */
   syncSync(): void {
     this.flushSync();
-    fs.fsyncSync(this.#f.fd);
+    if (this.#f.anonymous) return;
+    const stats = this.#f.ctx.stats;
+    const start = now();
+    try {
+      fs.fsyncSync(this.#f.fd);
+    } catch (e) {
+      stats.counts.syncErrors++;
+      throw e;
+    }
+    stats.time('syncs', start);
   }
 
-  /** [from, to) to msync, or undefined when nothing was written since the last flush. */
+  /** @internal True when there are writes not yet flushed (the Manager's flush interval asks). */
+  get dirty(): boolean {
+    return !this.#f.anonymous && this.#size > this.#f.flushedTo;
+  }
+
+  /** @internal Writes and bytes written since open, for the Manager's stats. */
+  get writeCounts(): { writes: number; bytesWritten: number } {
+    return { writes: this.#writes, bytesWritten: this.#size - this.#f.sizeAtOpen };
+  }
+
+  /** [from, to) to msync and the content size it covers, or undefined when nothing was written since the last flush. */
   #dirtyRange(): [number, number, number] | undefined {
     const size = this.#size;
+    if (this.#f.anonymous || size <= this.#f.flushedTo) return undefined;
     // The next write starts at the content size, over the tail magic: flushing resumes from the
     // page holding that offset, even when the magic straddled a page boundary.
-    return size > this.#f.flushedTo ? [pageDown(this.#f.flushedTo), Math.min(size + 8, this.#fileSize), size] : undefined;
+    return [pageDown(this.#f.flushedTo), Math.min(size + 8, this.#fileSize), size];
   }
 
   #flushed(size: number): void {
@@ -496,16 +764,19 @@ export class AOF implements AsyncDisposable {
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
-    this.#f.inflight.add(p);
-    const done = () => this.#f.inflight.delete(p);
+    const inflight = this.#f.inflight;
+    inflight.add(p);
+    const done = () => inflight.delete(p);
     p.then(done, done);
     return p;
   }
 
+  // --- lifecycle -------------------------------------------------------------------------------
+
   /**
    * Ends the file for good: writes the final checkpoint marker, flushes, truncates the file to
    * content + 8 bytes and makes it read-only (the Manager's read mode). Writes fail from the call
-   * on. Calling it again returns the same promise.
+   * on; tailers reach EOF once they have read everything. Calling it again returns the same promise.
    */
   finish(): Promise<void> {
     if (this.#f.finishing) return this.#f.finishing;
@@ -514,31 +785,53 @@ export class AOF implements AsyncDisposable {
     this.#writable = false;
     this.#f.readOnly = true;
     this.#buf.set(MAGIC_CHECKPOINT_BYTES, this.#size);
-    this.#f.finishing = this.#track(this.#completeFinish(this.#size + 8));
+    const stats = this.#f.ctx.stats;
+    this.#f.finishing = this.#track(stats.timed('finishes', 'finishErrors', () => this.#completeFinish(this.#size + 8)));
+    this.#wakeTailers();
     return this.#f.finishing;
   }
 
   async #completeFinish(end: number): Promise<void> {
-    const from = pageDown(Math.min(this.#f.flushedTo, this.#size));
-    await this.#f.region.msyncAsync(from, end - from);
+    const f = this.#f;
+    if (f.anonymous) return;
+    // A background fallocate finishing after the truncate would extend the finished file again.
+    if (f.growing) await f.growing;
+    const from = pageDown(Math.min(f.flushedTo, this.#size));
+    await f.region.msyncAsync(from, end - from);
     // Pages wholly past the new end are detached first, so no view can ever touch a page past EOF.
     const keep = pageUp(end);
-    if (this.#f.mapped > keep) {
-      this.#f.region.zero(keep, this.#f.mapped - keep);
-      this.#f.mapped = keep;
+    const c = f.ctx.stats.counts;
+    if (f.mapped > keep) {
+      f.region.zero(keep, f.mapped - keep);
+      c.activeMappedMemory -= f.mapped - keep;
+      f.mapped = keep;
     }
-    await ftruncateAsync(this.#f.fd, end);
+    try {
+      await ftruncateAsync(f.fd, end);
+    } catch (e) {
+      c.truncateErrors++;
+      throw e;
+    }
+    c.truncates++;
+    c.activeFileSize -= this.#fileSize - end;
     this.#fileSize = end;
-    this.#buf = Buffer.from(this.#f.region.buffer(end));
-    await fchmodAsync(this.#f.fd, this.#f.ctx.readMode);
-    await fsyncAsync(this.#f.fd);
-    this.#f.flushedTo = this.#size;
+    this.#buf = Buffer.from(f.region.buffer(end));
+    try {
+      await fchmodAsync(f.fd, f.ctx.readMode);
+    } catch (e) {
+      c.chmodErrors++;
+      throw e;
+    }
+    c.chmods++;
+    await fsyncAsync(f.fd);
+    f.flushedTo = this.#size;
   }
 
   /**
-   * Closes the file: waits for in-flight flush/sync/finish, replaces the mapping with zero pages
-   * (stale views read zeros), closes the descriptor and releases the writer lock. Idempotent:
-   * every call returns the same promise. Does not finish the file.
+   * Closes the file: tailers end (reason 'file-closed'), in-flight flush/sync/finish/growth
+   * complete, and once the last tailer has detached the mapping is replaced by zero pages (stale
+   * views read zeros), the descriptor closed and the writer lock released. Idempotent: every call
+   * returns the same promise. Does not finish the file.
    */
   close(): Promise<void> {
     this.#f.closing ??= this.#close();
@@ -546,106 +839,36 @@ export class AOF implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
+    const f = this.#f;
     this.#state = FileState.Closing;
     this.#writable = false;
-    await Promise.allSettled([...this.#f.inflight]);
+    this.#notify = false;
+    const attached = [...f.tailers];
+    for (const t of attached) t.fileClosing();
+    await Promise.allSettled([...f.inflight]);
+    await Promise.all(attached.map((t) => t.closed));
+    const c = f.ctx.stats.counts;
+    const { writes, bytesWritten } = this.writeCounts;
+    c.writes += writes;
+    c.bytesWritten += bytesWritten;
+    this.#writes = 0;
+    (f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
     try {
-      this.#f.region.release();
+      this.#unmap();
     } finally {
-      fs.closeSync(this.#f.fd);
+      if (!f.anonymous) {
+        c.activeFileSize -= this.#fileSize;
+        fs.closeSync(f.fd);
+      }
       this.#state = FileState.Closed;
-      this.#f.ctx.released(this);
+      c.closes++;
+      f.ctx.released(this);
     }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Opens (or creates) the file at `path` and returns the pieces an AOF is built from. Decides
- * read-only vs writable, takes the single-writer lock, and turns system errors into codes.
- */
-export function openFile(
-  name: string,
-  path: string,
-  geometry: Geometry,
-  recovery: RecoveryFunc,
-  writeMode: number,
-): Backing {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(path);
-  } catch (e) {
-    if (!isSystemError(e, 'ENOENT')) throw e;
-    if (!geometry.create) throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
-    const fd = createFile(path, writeMode);
-    if (fd >= 0) return lock({ name, path, fd, writable: true, geometry, recovery });
-    st = fs.statSync(path);
-  }
-  if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
-  if (!st.isFile()) throw invalidArg('path', 'a regular file', path);
-  // A file without any write bit is read-only by intent (a finished file), even for root.
-  let writable = (st.mode & 0o222) !== 0;
-  let fd: number;
-  try {
-    fd = fs.openSync(path, writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
-  } catch (e) {
-    if (!writable || !(isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS'))) {
-      throw readError(path, e);
-    }
-    writable = false;
-    try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY);
-    } catch (e2) {
-      throw readError(path, e2);
-    }
-  }
-  return writable ? lock({ name, path, fd, writable, geometry, recovery }) : { name, path, fd, writable, geometry, recovery };
-}
-
-/** O_EXCL create with the exact mode (umask undone); -1 if another process created it first. */
-function createFile(path: string, mode: number): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
-  } catch (e) {
-    if (isSystemError(e, 'EEXIST')) return -1;
-    if (isSystemError(e, 'ENOENT') || isSystemError(e, 'ENOTDIR')) {
-      throw new AofError(ErrorCode.NOT_FOUND, `cannot create ${path}: its directory does not exist`, { cause: e });
-    }
-    if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS')) {
-      throw new AofError(ErrorCode.READ_ONLY, `cannot create ${path}: the directory is not writable`, { cause: e });
-    }
-    throw e;
-  }
-  fs.fchmodSync(fd, mode);
-  return fd;
-}
-
-function readError(path: string, e: unknown): unknown {
-  if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
-    return new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
-  }
-  return e;
-}
-
-/** Takes the single-writer advisory lock; a second writer gets ERR_AOF_LOCKED at once. */
-function lock(b: Backing): Backing {
-  const { LOCK_EX, LOCK_NB } = native.constants;
-  let locked: boolean;
-  try {
-    locked = native.flock(b.fd, LOCK_EX | LOCK_NB, b.path);
-  } catch (e) {
-    fs.closeSync(b.fd);
-    throw e;
-  }
-  if (!locked) {
-    fs.closeSync(b.fd);
-    throw new AofError(ErrorCode.LOCKED, `${b.path} is open for writing elsewhere`);
-  }
-  return b;
 }
 
 /** Opens `path` and builds the AOF over it; closes the descriptor if anything fails. */
@@ -661,9 +884,25 @@ export function openAof(
   if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
   const backing = openFile(name, path, g, recovery, writeMode);
   try {
-    return new AOF(ctx, backing);
+    const aof = new AOF(ctx, backing);
+    if (backing.created) ctx.stats.counts.creates++;
+    return aof;
   } catch (e) {
     fs.closeSync(backing.fd);
     throw e;
   }
+}
+
+/** An AOF over `size` bytes of anonymous shared memory: same API, nothing on disk, never grows. */
+export function openAnonymousAof(ctx: AofContext, name: string, size: number, geometry: Geometry): AOF {
+  return new AOF(ctx, {
+    name,
+    path: `anonymous:${name}`,
+    fd: -1,
+    writable: true,
+    created: false,
+    geometry,
+    recovery: recoverWithMagic,
+    anonymousSize: size,
+  });
 }

@@ -12,4 +12,17 @@ export {
   type RecoveryFunc,
   type RecoveryResult,
 } from './recovery.js';
+export type { Stats, TimeCounter } from './stats.js';
+export {
+  STOP,
+  TailIterator,
+  Tailer,
+  TailerState,
+  type CloseReason,
+  type Consumer,
+  type ReadEvent,
+  type ReadStreamOptions,
+  type SubscribeOptions,
+  type TailOptions,
+} from './tailer.js';
 export { crc32c } from './checksum.js';

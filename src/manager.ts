@@ -1,15 +1,16 @@
 /**
  * A directory of AOF files. Opens each file once (a second `open` of the same name returns the
- * same instance) and closes them all on `close()`. Background growth, flushing, tailers and
- * stats build on this (see the Manager issue); this is the seam they attach to.
+ * same instance), keeps the counters, flushes dirty files on an interval, and closes everything on
+ * `close()`. Growth ahead of the writer is done by each AOF with the policy given here.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { AOF, FileState, openAof, type AofContext } from './aof.js';
+import { AOF, FileState, openAnonymousAof, openAof, type AofContext } from './aof.js';
 import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
-import { Geometry } from './geometry.js';
-import { recoverWithMagic, type RecoveryFunc } from './recovery.js';
+import { Geometry, MAX_FILE_SIZE } from './geometry.js';
 import { isSystemError } from './native.js';
+import { recoverWithMagic, type RecoveryFunc } from './recovery.js';
+import { StatsRecorder, type Stats } from './stats.js';
 
 export interface ManagerOptions {
   /** Mode of files created for writing (default 0o644; the umask does not apply). */
@@ -22,6 +23,16 @@ export interface ManagerOptions {
    * (bench/results/write.txt). Costs up to one growth step of page cache ahead of the content.
    */
   populate?: boolean;
+  /**
+   * Grow each file ahead of its writer, off the event loop, once its headroom falls below
+   * `growThreshold` (default true). A write that still finds no room grows the file itself and
+   * counts as a blocking grow.
+   */
+  growAhead?: boolean;
+  /** Headroom in bytes below which growth ahead starts (default: half the file's growth step). */
+  growThreshold?: number;
+  /** Flush (async msync) files with unflushed writes every this many ms (default 1000; 0: never). */
+  flushIntervalMs?: number;
 }
 
 function checkMode(what: string, mode: unknown, fallback: number): number {
@@ -30,6 +41,20 @@ function checkMode(what: string, mode: unknown, fallback: number): number {
     throw invalidArg(what, 'a file mode from 0 to 0o7777', mode);
   }
   return mode;
+}
+
+function checkBoolean(what: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArg(what, 'a boolean', value);
+  return value;
+}
+
+function checkCount(what: string, value: unknown, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidArg(what, 'a non-negative integer', value);
+  }
+  return value;
 }
 
 /** A file name inside the manager's directory: no separators, no `.`/`..`, nothing that escapes it. */
@@ -45,8 +70,10 @@ export class Manager implements AsyncDisposable {
   readonly #dir: string;
   readonly #writeMode: number;
   readonly #readMode: number;
-  readonly #populate: boolean;
+  readonly #context: AofContext;
+  readonly #stats = new StatsRecorder();
   readonly #open = new Map<string, AOF>();
+  readonly #flushTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   /** Creates `dir` (recursively) when it does not exist. */
@@ -55,10 +82,17 @@ export class Manager implements AsyncDisposable {
     if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
     this.#writeMode = checkMode('options.writeMode', options.writeMode, 0o644);
     this.#readMode = checkMode('options.readMode', options.readMode, 0o444);
-    if (options.populate !== undefined && typeof options.populate !== 'boolean') {
-      throw invalidArg('options.populate', 'a boolean', options.populate);
-    }
-    this.#populate = options.populate ?? true;
+    const flushIntervalMs = checkCount('options.flushIntervalMs', options.flushIntervalMs, 1000)!;
+    this.#context = {
+      readMode: this.#readMode,
+      populate: checkBoolean('options.populate', options.populate, true),
+      growAhead: checkBoolean('options.growAhead', options.growAhead, true),
+      growThreshold: checkCount('options.growThreshold', options.growThreshold, undefined),
+      stats: this.#stats,
+      released: (aof) => {
+        if (this.#open.get(aof.name) === aof) this.#open.delete(aof.name);
+      },
+    };
     this.#dir = nodePath.resolve(dir);
     try {
       fs.mkdirSync(this.#dir, { recursive: true });
@@ -71,6 +105,7 @@ export class Manager implements AsyncDisposable {
       }
       throw e;
     }
+    if (flushIntervalMs > 0) this.#flushTimer = Manager.#startFlushTimer(new WeakRef(this), flushIntervalMs);
   }
 
   /** The directory, as an absolute path. */
@@ -91,13 +126,47 @@ export class Manager implements AsyncDisposable {
    * is already open returns the same AOF.
    */
   open(name: string, geometry: Geometry = Geometry.create(), recovery: RecoveryFunc = recoverWithMagic): AOF {
+    const existing = this.#existing(name, false);
+    if (existing) return existing;
+    if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
+    return this.#opened(() => openAof(this.#context, name, nodePath.join(this.#dir, name), geometry, recovery, this.#writeMode));
+  }
+
+  /**
+   * An AOF over `size` bytes (rounded up to a page) of anonymous memory: the same API, tailers
+   * work, nothing on disk; it never grows (`ERR_AOF_FULL` past its size) and is gone once closed.
+   */
+  openAnonymous(name: string, size: number): AOF {
+    const existing = this.#existing(name, true);
+    if (existing) return existing;
+    if (!Number.isSafeInteger(size) || size < 8 || size > MAX_FILE_SIZE) {
+      throw invalidArg('size', `an integer from 8 to ${MAX_FILE_SIZE}`, size);
+    }
+    const geometry = new Geometry({ sizeNow: size, sizeUpper: size, growthStep: size }).validate();
+    return this.#opened(() => openAnonymousAof(this.#context, name, geometry.sizeUpper, geometry));
+  }
+
+  #existing(name: string, anonymous: boolean): AOF | undefined {
     if (this.#closing) throw closed('manager');
     checkName(name);
-    if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
     const existing = this.#open.get(name);
-    if (existing && existing.state !== FileState.Closing && existing.state !== FileState.Closed) return existing;
-    const aof = openAof(this.#context(), name, nodePath.join(this.#dir, name), geometry, recovery, this.#writeMode);
-    this.#open.set(name, aof);
+    if (!existing || existing.state === FileState.Closing || existing.state === FileState.Closed) return undefined;
+    if (existing.anonymous !== anonymous) {
+      throw invalidArg('name', `a name not open as ${existing.anonymous ? 'anonymous memory' : 'a file'}`, name);
+    }
+    return existing;
+  }
+
+  #opened(open: () => AOF): AOF {
+    let aof: AOF;
+    try {
+      aof = open();
+    } catch (e) {
+      this.#stats.counts.openErrors++;
+      throw e;
+    }
+    this.#stats.counts.opens++;
+    this.#open.set(aof.name, aof);
     return aof;
   }
 
@@ -106,18 +175,44 @@ export class Manager implements AsyncDisposable {
     return [...this.#open.values()];
   }
 
-  #context(): AofContext {
-    return {
-      readMode: this.#readMode,
-      populate: this.#populate,
-      released: (aof) => {
-        if (this.#open.get(aof.name) === aof) this.#open.delete(aof.name);
-      },
-    };
+  /** A snapshot of every counter (see {@link Stats}). */
+  stats(): Stats {
+    let writes = 0;
+    let bytesWritten = 0;
+    for (const aof of this.#open.values()) {
+      const counts = aof.writeCounts;
+      writes += counts.writes;
+      bytesWritten += counts.bytesWritten;
+    }
+    return this.#stats.snapshot({ writes, bytesWritten });
   }
 
-  /** Closes every open file (finishing none). Idempotent; every call returns the same promise. */
+  // A static method, so the timer's closure cannot share a V8 context with one that captures
+  // `this`: the Manager is held weakly, and one dropped without close() is still collected.
+  static #startFlushTimer(self: WeakRef<Manager>, ms: number): NodeJS.Timeout {
+    const timer: NodeJS.Timeout = setInterval(() => {
+      const manager = self.deref();
+      if (manager) manager.#flushDirty();
+      else clearInterval(timer);
+    }, ms).unref();
+    return timer;
+  }
+
+  #flushDirty(): void {
+    for (const aof of this.#open.values()) {
+      if (aof.state === FileState.Opened && aof.dirty) {
+        // Counted in flushErrors; the next interval tries again.
+        aof.flush().catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Closes every open file (finishing none) and waits for their tailers to detach. Idempotent;
+   * every call returns the same promise.
+   */
   close(): Promise<void> {
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#closing ??= Promise.allSettled([...this.#open.values()].map((aof) => aof.close())).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

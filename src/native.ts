@@ -35,6 +35,8 @@ export interface NativeBinding {
   /** The largest ArrayBuffer the addon hands out (the largest V8 accepts on Node 20). */
   maxBuffer: number;
   fallocate(fd: number, offset: number, length: number, path: string): void;
+  /** fallocate on a thread-pool thread. The caller keeps `fd` open until it settles. */
+  fallocateAsync(fd: number, offset: number, length: number, path: string): Promise<void>;
   flock(fd: number, operation: number, path: string): boolean;
   atomicLoad64(bytes: Uint8Array, byteOffset: number): number;
   atomicStore64(bytes: Uint8Array, byteOffset: number, value: number): void;

@@ -1,0 +1,403 @@
+/**
+ * Tailers: consumers that follow the appends of a file. The file wakes its tailers once per
+ * event-loop turn in which it was written (never once per write); each tailer then calls its
+ * consumer's `pollRead` with everything new since its position. A consumer that returns less than
+ * `end` is called again on the next turn (backpressure); one that throws or returns {@link STOP}
+ * is closed. Nothing a consumer does reaches the writer or the other tailers.
+ */
+import { Readable } from 'node:stream';
+import { AofError, ErrorCode, invalidArg } from './errors.js';
+import type { StatsRecorder } from './stats.js';
+
+/** File states, shared with the AOF (`aof.state`). */
+export const FileState = { Opening: 0, Opened: 1, EOF: 2, Closing: 3, Closed: 4 } as const;
+export type FileState = (typeof FileState)[keyof typeof FileState];
+
+export const TailerState = { Start: 1, Reading: 2, Tail: 3, EOF: 4, Closing: 5, Closed: 6 } as const;
+export type TailerState = (typeof TailerState)[keyof typeof TailerState];
+
+/** Return it from `pollRead` to close the tailer. */
+export const STOP: unique symbol = Symbol('mmap-aof.STOP');
+
+export interface ReadEvent {
+  /** The tailer's position: the first new byte. */
+  readonly begin: number;
+  /** The committed size when the poll started. */
+  readonly end: number;
+  /** The new bytes `[begin, end)`, a view of the mapping (no copy; reads zeros after the file is released). */
+  readonly tail: Buffer;
+  /** True when the file is finished: `end` is its final size. */
+  readonly eof: boolean;
+  readonly fileState: FileState;
+  /** The whole committed content `[0, end)`, no copy. */
+  contents(): Buffer;
+}
+
+export type CloseReason =
+  | { reason: 'eof' }
+  | { reason: 'stop' }
+  | { reason: 'closed' }
+  | { reason: 'file-closed' }
+  | { reason: 'error'; error: unknown };
+
+export interface Consumer {
+  /** Called with new bytes; returns the new position (begin..end) or STOP. */
+  pollRead(event: ReadEvent): number | typeof STOP;
+  /**
+   * Called exactly once when the tailer ends, with why. If it returns a promise, the tailer (and
+   * the file's mapping) stays attached until it settles.
+   */
+  pollReadClosed?(reason: CloseReason): void | Promise<void>;
+}
+
+export interface SubscribeOptions {
+  /** Poll at most once per this many milliseconds (0: on every turn with new bytes). */
+  interval?: number;
+  /** Start position (default 0). */
+  from?: number;
+}
+
+export interface TailOptions {
+  from?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReadStreamOptions {
+  /** First byte (default 0). */
+  start?: number;
+  /** Keep following new writes until the file is finished (default true); false ends at the current size. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  highWaterMark?: number;
+}
+
+/** What a tailer reads from: an AOF (or, later, a reader of a file written elsewhere). */
+export interface TailSource {
+  readonly name: string;
+  readonly size: number;
+  readonly state: FileState;
+  /** @internal A view of committed bytes, valid while any tailer is attached. */
+  tailView(begin: number, end: number): Buffer;
+  /** @internal Registers a new tailer; throws ERR_AOF_CLOSED when the source is closing. */
+  attach(tailer: Tailer): void;
+  /** @internal */
+  detach(tailer: Tailer): void;
+  /** @internal */
+  readonly tailerStats: StatsRecorder | undefined;
+}
+
+function checkOptions(source: TailSource, options: SubscribeOptions): { interval: number; from: number } {
+  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  const interval = options.interval ?? 0;
+  const from = options.from ?? 0;
+  if (typeof interval !== 'number' || !(interval >= 0) || !Number.isFinite(interval)) {
+    throw invalidArg('options.interval', 'a non-negative number of milliseconds', interval);
+  }
+  if (!Number.isSafeInteger(from) || from < 0 || from > source.size) {
+    throw invalidArg('options.from', `an integer from 0 to size (${source.size})`, from);
+  }
+  return { interval, from };
+}
+
+export class Tailer implements AsyncDisposable {
+  readonly #source: TailSource;
+  readonly #consumer: Consumer;
+  readonly #interval: number;
+  #state: TailerState = TailerState.Start;
+  #position: number;
+  /** A poll is queued for the next turn (setImmediate). */
+  #queued = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastPoll = -Infinity;
+  #paused = false;
+  #ended = false;
+  readonly #closed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  /** @internal Use `aof.subscribe()`. */
+  constructor(source: TailSource, consumer: Consumer, options: SubscribeOptions = {}) {
+    if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function') {
+      throw invalidArg('consumer', 'an object with a pollRead(event) method', consumer);
+    }
+    const { interval, from } = checkOptions(source, options);
+    this.#source = source;
+    this.#consumer = consumer;
+    this.#interval = interval;
+    this.#position = from;
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    source.attach(this);
+    this.#queue();
+  }
+
+  get state(): TailerState {
+    return this.#state;
+  }
+
+  /** Offset of the next byte this tailer will deliver. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Resolves once the tailer has detached from the file. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** @internal The file has new bytes (or was finished): poll now, or when the interval allows. */
+  wake(): void {
+    if (this.#ended || this.#paused) return;
+    if (this.#interval > 0) {
+      const wait = this.#lastPoll + this.#interval - performance.now();
+      if (wait > 0) {
+        this.#timer ??= setTimeout(() => {
+          this.#timer = undefined;
+          this.wake();
+        }, wait).unref();
+        return;
+      }
+    }
+    this.#poll();
+  }
+
+  /** @internal The file is closing: end with 'file-closed'. */
+  fileClosing(): void {
+    this.#end({ reason: 'file-closed' });
+  }
+
+  /** @internal No polls until {@link resume} (an async iterator with nobody waiting). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** @internal */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.wake();
+  }
+
+  #queue(): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    setImmediate(() => {
+      this.#queued = false;
+      this.wake();
+    });
+  }
+
+  #poll(): void {
+    if (this.#ended) return;
+    this.#lastPoll = performance.now();
+    const source = this.#source;
+    const begin = this.#position;
+    const end = source.size;
+    const fileState = source.state;
+    const final = fileState === FileState.EOF;
+    if (begin < end) {
+      this.#state = TailerState.Reading;
+      const stats = source.tailerStats;
+      if (stats) stats.counts.tailerWakes++;
+      let result: number | typeof STOP;
+      try {
+        result = this.#consumer.pollRead({
+          begin,
+          end,
+          tail: source.tailView(begin, end),
+          eof: final,
+          fileState,
+          contents: () => source.tailView(0, end),
+        });
+      } catch (error) {
+        this.#end({ reason: 'error', error });
+        return;
+      }
+      if (this.#ended) return; // the consumer closed the tailer from inside pollRead
+      if (result === STOP) {
+        this.#end({ reason: 'stop' });
+        return;
+      }
+      if (!Number.isSafeInteger(result) || result < begin || result > end) {
+        const error = new AofError(ErrorCode.INVALID_ARG,
+          `pollRead must return a position from ${begin} to ${end} or STOP, got ${String(result)}`);
+        this.#end({ reason: 'error', error });
+        return;
+      }
+      this.#position = result;
+      if (result < end) {
+        this.#queue();
+        return;
+      }
+    }
+    if (final && this.#position >= source.size) {
+      this.#end({ reason: 'eof' });
+      return;
+    }
+    this.#state = TailerState.Tail;
+  }
+
+  /** Ends the tailer: pollReadClosed once, then detach (after its promise, if it returns one). */
+  #end(reason: CloseReason): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#state = reason.reason === 'eof' ? TailerState.EOF : TailerState.Closing;
+    let hold: void | Promise<void> = undefined;
+    try {
+      hold = this.#consumer.pollReadClosed?.(reason);
+    } catch {
+      // A consumer's error never reaches the writer or other tailers.
+    }
+    const detach = () => {
+      if (this.#state === TailerState.Closing) this.#state = TailerState.Closed;
+      this.#source.detach(this);
+      this.#resolveClosed();
+    };
+    if (hold && typeof (hold as Promise<void>).then === 'function') {
+      (hold as Promise<void>).then(detach, detach);
+    } else {
+      detach();
+    }
+  }
+
+  /** Stops the tailer (pollReadClosed gets 'closed'); resolves once it has detached. Idempotent. */
+  close(): Promise<void> {
+    this.#end({ reason: 'closed' });
+    if (this.#state === TailerState.EOF) this.#closed.then(() => (this.#state = TailerState.Closed));
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Async iteration over read events; ends at EOF (finished file). `break`, `return()` and an
+ * aborted signal detach it. Closing the file while it follows throws `ERR_AOF_CLOSED`.
+ */
+export class TailIterator implements AsyncIterableIterator<ReadEvent> {
+  readonly #tailer: Tailer;
+  readonly #signal: AbortSignal | undefined;
+  #waiting: { resolve: (r: IteratorResult<ReadEvent>) => void; reject: (e: unknown) => void } | undefined;
+  /** Set once the tailer has ended: undefined for a clean end, else the error to throw. */
+  #outcome: { error?: unknown } | undefined;
+  #release: (() => void) | undefined;
+  readonly #onAbort = () => {
+    this.#outcome ??= { error: this.#signal?.reason };
+    void this.#tailer.close();
+  };
+
+  constructor(source: TailSource, options: TailOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    signal?.throwIfAborted();
+    this.#signal = signal;
+    this.#tailer = new Tailer(source, {
+      pollRead: (ev) => this.#deliver(ev),
+      pollReadClosed: (reason) => this.#ended(reason, source),
+    }, { from: options.from ?? 0 });
+    this.#tailer.pause();
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** The tailer underneath (state, position). */
+  get tailer(): Tailer {
+    return this.#tailer;
+  }
+
+  #deliver(ev: ReadEvent): number {
+    const waiting = this.#waiting;
+    if (!waiting) return ev.begin;
+    this.#waiting = undefined;
+    this.#tailer.pause();
+    waiting.resolve({ value: ev, done: false });
+    return ev.end;
+  }
+
+  #ended(reason: CloseReason, source: TailSource): Promise<void> | void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (reason.reason === 'error') this.#outcome ??= { error: reason.error };
+    else if (reason.reason === 'file-closed') this.#outcome ??= { error: new AofError(ErrorCode.CLOSED, `${source.name} was closed while being tailed`) };
+    else this.#outcome ??= {};
+    if (this.#waiting) {
+      this.#settle();
+      return;
+    }
+    // Nobody is waiting: the last event may still be in use; keep the mapping until next()/return().
+    return new Promise<void>((resolve) => (this.#release = resolve));
+  }
+
+  #settle(): Promise<IteratorResult<ReadEvent>> {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    this.#release?.();
+    this.#release = undefined;
+    const error = this.#outcome?.error;
+    const result: IteratorResult<ReadEvent> = { value: undefined, done: true };
+    if (waiting) {
+      if (error !== undefined) waiting.reject(error);
+      else waiting.resolve(result);
+      return Promise.resolve(result);
+    }
+    return error !== undefined ? Promise.reject(error) : Promise.resolve(result);
+  }
+
+  next(): Promise<IteratorResult<ReadEvent>> {
+    if (this.#outcome) {
+      const settled = this.#settle();
+      this.#outcome = {}; // an error is thrown once; afterwards the iterator is just done
+      return settled;
+    }
+    if (this.#waiting) return Promise.reject(new AofError(ErrorCode.INVALID_ARG, 'next() called before the previous one settled'));
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+      this.#tailer.resume();
+    });
+  }
+
+  async return(): Promise<IteratorResult<ReadEvent>> {
+    this.#outcome ??= {};
+    this.#release?.();
+    this.#release = undefined;
+    await this.#tailer.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** A byte stream of the file's content from `start`, built on {@link TailIterator}. Chunks are copies. */
+export function createReadStream(source: TailSource, options: ReadStreamOptions = {}): Readable {
+  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  const follow = options.follow ?? true;
+  if (typeof follow !== 'boolean') throw invalidArg('options.follow', 'a boolean', follow);
+  const iterator = new TailIterator(source, { from: options.start ?? 0, signal: options.signal });
+  let position = iterator.tailer.position;
+  const stream = new Readable({
+    highWaterMark: options.highWaterMark,
+    read() {
+      if (!follow && position >= source.size) {
+        this.push(null);
+        return;
+      }
+      iterator.next().then(
+        (r) => {
+          if (r.done) {
+            this.push(null);
+            return;
+          }
+          position = r.value.end;
+          this.push(Buffer.from(r.value.tail)); // a copy: stream consumers keep chunks
+        },
+        (e) => this.destroy(e as Error),
+      );
+    },
+    destroy(error, callback) {
+      iterator.return().then(() => callback(error), callback);
+    },
+  });
+  return stream;
+}
