@@ -110,13 +110,16 @@ interface FileCore {
   readonly fd: number;
   readonly anonymous: boolean;
   readonly region: NativeRegion;
-  readonly threshold: number;
+  /** Headroom that starts growth ahead; doubled (up to 8 steps) after each blocking grow. */
+  threshold: number;
   readOnly: boolean;
   recovery: RecoveryResult;
   /** Bytes of the file mapped at the start of the region (a page multiple). */
   mapped: number;
   /** Content size at the last flush: everything before it is on disk. */
   flushedTo: number;
+  /** Content size an in-flight flush covers (0 when none), so the interval doesn't flush it twice. */
+  flushingTo: number;
   /** Content size at open: bytesWritten is measured from it. */
   readonly sizeAtOpen: number;
   /** flush/sync/finish/populate/grow jobs that close() waits for. */
@@ -199,6 +202,7 @@ export class AOF implements AsyncDisposable, TailSource {
       recovery: EMPTY,
       mapped: 0,
       flushedTo: 0,
+      flushingTo: 0,
       sizeAtOpen: 0,
       inflight: new Set(),
       tailers: new Set(),
@@ -519,8 +523,11 @@ export class AOF implements AsyncDisposable, TailSource {
       throw new AofError(ErrorCode.WOULD_BLOCK, `${this.#f.path}: the write needs the file to grow`);
     }
     const start = now();
-    this.#growTo(this.#f.geometry.next(needed));
-    this.#f.ctx.stats.time('blockingGrows', start);
+    const f = this.#f;
+    // The writer outran growth ahead: start it earlier from now on (the writer's rate is what it is).
+    if (f.ctx.growAhead) f.threshold = Math.min(f.threshold * 2, f.geometry.growthStep * 8);
+    this.#growTo(f.geometry.next(needed));
+    f.ctx.stats.time('blockingGrows', start);
   }
 
   /** Extends the file with reserved blocks (so a full disk is an error, never SIGBUS) and maps the new part. */
@@ -576,6 +583,7 @@ export class AOF implements AsyncDisposable, TailSource {
     const f = this.#f;
     if (f.growing || this.#state !== FileState.Opened) return;
     const from = this.#fileSize;
+    // One step; with a threshold above a step (after blocking grows) the next write chains another.
     const target = f.geometry.next(from);
     if (target <= from) {
       this.#limit = from;
@@ -584,7 +592,8 @@ export class AOF implements AsyncDisposable, TailSource {
     const start = now();
     const job = native.fallocateAsync(f.fd, from, target - from, f.path).then(
       () => {
-        if (this.#state === FileState.Opened) this.#extendMapping(target);
+        if (this.#state !== FileState.Opened) return; // finishing or closing: the room is not needed
+        this.#extendMapping(target);
         f.ctx.stats.time('backgroundGrows', start);
       },
       () => {
@@ -689,9 +698,15 @@ export class AOF implements AsyncDisposable, TailSource {
     const range = this.#dirtyRange();
     if (range === undefined) return Promise.resolve();
     const [from, to, size] = range;
-    return this.#track(this.#f.ctx.stats.timed('flushes', 'flushErrors', async () => {
-      await this.#f.region.msyncAsync(from, to - from);
-      this.#flushed(size);
+    const f = this.#f;
+    f.flushingTo = Math.max(f.flushingTo, size);
+    return this.#track(f.ctx.stats.timed('flushes', 'flushErrors', async () => {
+      try {
+        await f.region.msyncAsync(from, to - from);
+        this.#flushed(size);
+      } finally {
+        if (f.flushingTo <= size) f.flushingTo = 0;
+      }
     }));
   }
 
@@ -738,7 +753,8 @@ export class AOF implements AsyncDisposable, TailSource {
 
   /** @internal True when there are writes not yet flushed (the Manager's flush interval asks). */
   get dirty(): boolean {
-    return !this.#f.anonymous && this.#size > this.#f.flushedTo;
+    const f = this.#f;
+    return !f.anonymous && this.#size > Math.max(f.flushedTo, f.flushingTo);
   }
 
   /** @internal Writes and bytes written since open, for the Manager's stats. */
@@ -883,10 +899,9 @@ export function openAof(
   const g = geometry.validate();
   if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
   const backing = openFile(name, path, g, recovery, writeMode);
+  if (backing.created) ctx.stats.counts.creates++;
   try {
-    const aof = new AOF(ctx, backing);
-    if (backing.created) ctx.stats.counts.creates++;
-    return aof;
+    return new AOF(ctx, backing);
   } catch (e) {
     fs.closeSync(backing.fd);
     throw e;

@@ -273,7 +273,9 @@ export class Tailer implements AsyncDisposable {
 
 /**
  * Async iteration over read events; ends at EOF (finished file). `break`, `return()` and an
- * aborted signal detach it. Closing the file while it follows throws `ERR_AOF_CLOSED`.
+ * aborted signal detach it. Closing the file while it follows throws `ERR_AOF_CLOSED`. While the
+ * consumer holds an event (between a value and its next `next()`), closing the file waits, so
+ * the event's views never turn to zeros under it; iterate with for-await, or call `return()`.
  */
 export class TailIterator implements AsyncIterableIterator<ReadEvent> {
   readonly #tailer: Tailer;
@@ -282,6 +284,9 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
   /** Set once the tailer has ended: undefined for a clean end, else the error to throw. */
   #outcome: { error?: unknown } | undefined;
   #release: (() => void) | undefined;
+  /** An event was handed out and the consumer has not asked for the next one yet. */
+  #inUse = false;
+  #returning = false;
   readonly #onAbort = () => {
     this.#outcome ??= { error: this.#signal?.reason };
     void this.#tailer.close();
@@ -311,6 +316,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
     if (!waiting) return ev.begin;
     this.#waiting = undefined;
     this.#tailer.pause();
+    this.#inUse = true;
     waiting.resolve({ value: ev, done: false });
     return ev.end;
   }
@@ -324,7 +330,8 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
       this.#settle();
       return;
     }
-    // Nobody is waiting: the last event may still be in use; keep the mapping until next()/return().
+    // The last event handed out may still be in use: keep the mapping until next() or return().
+    if (!this.#inUse || this.#returning) return;
     return new Promise<void>((resolve) => (this.#release = resolve));
   }
 
@@ -344,6 +351,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
   }
 
   next(): Promise<IteratorResult<ReadEvent>> {
+    this.#inUse = false;
     if (this.#outcome) {
       const settled = this.#settle();
       this.#outcome = {}; // an error is thrown once; afterwards the iterator is just done
@@ -357,6 +365,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
   }
 
   async return(): Promise<IteratorResult<ReadEvent>> {
+    this.#returning = true;
     this.#outcome ??= {};
     this.#release?.();
     this.#release = undefined;
