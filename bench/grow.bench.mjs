@@ -186,6 +186,9 @@ const summary = rows.map((r) => {
     blockingMs: med((x) => x.blocking.totalNs / 1e6),
     blockingMax: Math.max(...r.runs.map((x) => x.blocking.maxNs)) / 1e3,
     background: med((x) => x.background.count),
+    bgAvgMs: r.runs.some((x) => x.background.count > 0)
+      ? median(r.runs.filter((x) => x.background.count > 0).map((x) => x.background.totalNs / x.background.count / 1e6))
+      : 0,
     late: med((x) => x.late),
     rate: median(rates),
     min: Math.min(...rates),
@@ -198,7 +201,7 @@ const summary = rows.map((r) => {
 
 out();
 out(table(
-  ['writer', 'growAhead', 'blocking grows /1M', 'blocking ms /1M', 'max blocking µs', 'background grows /1M', 'landed after run',
+  ['writer', 'growAhead', 'blocking grows /1M', 'blocking ms /1M', 'max blocking µs', 'background grows /1M', 'ms per bg grow', 'landed after run',
     'records/s', 'min..max records/s', 'GCs /1M', 'GC ms /1M', 'page faults'],
   summary.map((s) => [
     s.r.name,
@@ -207,6 +210,7 @@ out(table(
     perM(s.blockingMs).toFixed(2),
     s.blockingMax.toFixed(0),
     perM(s.background).toFixed(1),
+    s.background ? s.bgAvgMs.toFixed(2) : '-',
     String(s.late),
     si(s.rate),
     `${si(s.min)}..${si(s.max)}`.replace(/ /g, ''),
@@ -223,6 +227,9 @@ out(`  (${N.toLocaleString('en')} writes per run). ${(N * RECORD / 1e6).toFixed(
 out('  up to two (geometry.next: the needed size rounded up to a step, plus a step).');
 out('blocking ms: total time the writer spent inside blocking grows (blockingGrows.totalNs): fallocate, mmap of the new part,');
 out('  a new Buffer over the whole mapping (see GCs) and the populate job\'s start; max blocking µs: the longest single one, all runs.');
+out('ms per bg grow: backgroundGrows.totalNs ÷ count: from starting the fallocate job to the new part being mapped (its');
+out('  completion waits for a turn of the event loop; the mapping and its new Buffer run on the JS thread). One job at a time,');
+out('  one step each: background growth can supply at most one step per this long.');
 out('landed after run: background grows that completed only after the last write (median per run), counted separately:');
 out('  they did nothing for the writer. records/s: the whole loop, setImmediate hops included for the steady writer.');
 out(`steady: ${PER_TURN.toLocaleString('en')} (and ${(PER_TURN * 10).toLocaleString('en')}) writes per turn, then setImmediate. Background growth starts`);
@@ -244,6 +251,13 @@ out('  time in the run; with small steps that is about one fault per 4 KiB page)
   out(`steady writer (${PER_TURN.toLocaleString('en')}/turn): growAhead on ${perM(on.blocking).toFixed(1)} blocking grows per 1M writes ` +
     `(${perM(on.blockingMs).toFixed(2)} ms), off ${perM(off.blocking).toFixed(1)} (${perM(off.blockingMs).toFixed(2)} ms); ` +
     `records/s ${(on.rate / off.rate).toFixed(2)}× of off`);
+  if (on.bgAvgMs > 0) {
+    out(`  background growth runs one job at a time, one ${STEP / KiB} KiB step per job, ${on.bgAvgMs.toFixed(2)} ms per job here ` +
+      `(≤ ${(STEP / on.bgAvgMs * 1000 / 1e6).toFixed(0)} MB/s);`);
+    out('  between grows the writer fills populated pages far faster than that (100 KB turns of tens of µs), so once a job is');
+    out(`  always in flight the headroom shrinks until the writer grows the file itself, whatever the threshold ` +
+      `(${perM(get('steady-onbig').blocking).toFixed(1)} per 1M with a 4× threshold).`);
+  }
   const fon = get('flat-on');
   const foff = get('flat-off');
   out(`flat-out writer: growAhead on ${perM(fon.blocking).toFixed(1)} blocking grows per 1M writes, off ${perM(foff.blocking).toFixed(1)}: ` +

@@ -164,7 +164,8 @@ export class AOF implements AsyncDisposable, TailSource {
   // collected (bench/micro-private-fields.mjs): write() then runs 3.5x slower. Keep this list short.
   /** True only while plain writes are allowed: Opened, not read-only, not inside an append callback. */
   #writable = false;
-  #buf: Buffer;
+  /** The whole reservation (see the constructor); the file is its first #fileSize bytes. */
+  readonly #buf: Buffer;
   #size = 0;
   #fileSize: number;
   /** A write past this goes to #makeRoom: fileSize minus the grow-ahead threshold, or fileSize. */
@@ -217,7 +218,10 @@ export class AOF implements AsyncDisposable, TailSource {
     this.#event = new AppendEventImpl();
     try {
       this.#map(0, pageUp(fileSize));
-      this.#buf = Buffer.from(region.buffer(fileSize));
+      // One buffer over the whole reservation for the file's life: growth maps more of the file
+      // into it instead of making a new buffer (each would count as that much more external memory
+      // for V8, a GC per grow). Past the file it reads zeros; every access here stays below fileSize.
+      this.#buf = Buffer.from(region.buffer(capacity));
       if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
       this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
       (this.#f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
@@ -278,7 +282,7 @@ export class AOF implements AsyncDisposable, TailSource {
   #recover(recovery: RecoveryFunc): RecoveryResult {
     let r: RecoveryResult;
     try {
-      r = recovery(this.#fileSize, this.#buf, MAGIC_TAIL);
+      r = recovery(this.#fileSize, this.#buf.subarray(0, this.#fileSize), MAGIC_TAIL);
     } catch (e) {
       // A caller's recovery function that throws is a Panic, the same as one inside recoverWithMagic.
       const error = e instanceof Error ? e : new Error(String(e));
@@ -557,7 +561,6 @@ export class AOF implements AsyncDisposable, TailSource {
     const mapped = pageUp(newSize);
     if (mapped > from) this.#map(from, mapped - from);
     this.#f.ctx.stats.counts.activeFileSize += newSize - this.#fileSize;
-    this.#buf = Buffer.from(this.#f.region.buffer(newSize));
     this.#fileSize = newSize;
     this.#updateLimit();
     // First touches of new pages are most of a fresh writer's cost (bench/results/write.txt): a
@@ -831,7 +834,6 @@ export class AOF implements AsyncDisposable, TailSource {
     c.truncates++;
     c.activeFileSize -= this.#fileSize - end;
     this.#fileSize = end;
-    this.#buf = Buffer.from(f.region.buffer(end));
     try {
       await fchmodAsync(f.fd, f.ctx.readMode);
     } catch (e) {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-/** A reserved address range into which a file or anonymous memory is mapped. */
+/** A reserved address range (zero pages until mapped) into which a file or anonymous memory is mapped. */
 export interface NativeRegion {
   readonly capacity: number;
   readonly released: boolean;
