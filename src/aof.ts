@@ -112,6 +112,8 @@ interface FileCore {
   readonly region: NativeRegion;
   /** Headroom that starts growth ahead; doubled (up to 8 steps) after each blocking grow. */
   threshold: number;
+  /** The threshold the file started with. */
+  readonly baseThreshold: number;
   readOnly: boolean;
   recovery: RecoveryResult;
   /** Bytes of the file mapped at the start of the region (a page multiple). */
@@ -199,6 +201,7 @@ export class AOF implements AsyncDisposable, TailSource {
       anonymous,
       region,
       threshold: ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2),
+      baseThreshold: ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2),
       readOnly: !backing.writable,
       recovery: EMPTY,
       mapped: 0,
@@ -586,8 +589,9 @@ export class AOF implements AsyncDisposable, TailSource {
     const f = this.#f;
     if (f.growing || this.#state !== FileState.Opened) return;
     const from = this.#fileSize;
-    // One step; with a threshold above a step (after blocking grows) the next write chains another.
-    const target = f.geometry.next(from);
+    // One step, plus whatever the threshold gained from blocking grows: a writer that outran
+    // growth ahead gets bigger jobs, not just earlier ones (one job is in flight at a time).
+    const target = f.geometry.next(from + f.threshold - f.baseThreshold);
     if (target <= from) {
       this.#limit = from;
       return;

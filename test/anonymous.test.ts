@@ -15,23 +15,12 @@ import {
   type AofError,
   type CloseReason,
 } from '../src/index.js';
-import { pseudoRandomBytes, tmpDir } from './helpers.js';
+import { codeOf, nextTurn, pseudoRandomBytes, tmpDir } from './helpers.js';
 
 const PAGE = new Geometry().pageSize;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as AofError).code;
-  }
-  return undefined;
 }
 
 describe('anonymous AOF', () => {

@@ -1,23 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AofError, ErrorCode, FileState, Geometry, Manager } from '../src/index.js';
 import { native } from '../src/native.js';
-import { DIST, isRoot, runNode, tmpDir } from './helpers.js';
+import { codeOf, DIST, isRoot, mountTmpfs, runNode, tmpDir, unmountTmpfs } from './helpers.js';
 
 const PAGE = 4096;
 const TAIL = Buffer.from([0xaa, 0x24, 0x75, 0x54, 0x63, 0x9c, 0x9b, 0x41]);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AofError);
-    return (e as AofError).code;
-  }
-  return undefined;
-}
 
 describe('error codes', () => {
   it('lists every code DESIGN.md names, and nothing else', () => {
@@ -225,13 +214,11 @@ describe.runIf(isRoot)('error codes that need root to set up', () => {
   let mnt: string;
 
   beforeAll(() => {
-    mnt = fs.mkdtempSync('/tmp/aof-tmpfs-');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    mnt = mountTmpfs('256k');
   });
 
   afterAll(() => {
-    execFileSync('umount', [mnt]);
-    fs.rmdirSync(mnt);
+    unmountTmpfs(mnt);
   });
 
   it('ERR_AOF_NO_SPACE: growing on a full disk is an error (never SIGBUS) and nothing written is lost', async () => {

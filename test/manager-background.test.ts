@@ -6,33 +6,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Geometry, Manager, MiB, type ManagerOptions, type ReadEvent } from '../src/index.js';
-import { DIST, fixture, pseudoRandomBytes, runNode, tmpDir } from './helpers.js';
+import { codeOf, DIST, fixture, nextTurn, pseudoRandomBytes, runNode, tmpDir, turns, turnsUntil } from './helpers.js';
 
 const PAGE = Geometry.create().validate().pageSize;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Awaits event-loop turns until `cond()` holds; fails after `maxTurns` (never waits on a clock). */
-async function turnsUntil(cond: () => boolean, what: string, maxTurns = 500_000): Promise<void> {
-  for (let i = 0; i < maxTurns; i++) {
-    if (cond()) return;
-    await nextTurn();
-  }
-  throw new Error(`${what}: not seen within ${maxTurns} event-loop turns`);
-}
-
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await nextTurn();
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AofError);
-    return (e as AofError).code;
-  }
-  return undefined;
-}
 
 describe('growth ahead of the writer', () => {
   const TOTAL = 32 * MiB;

@@ -2,35 +2,14 @@
  * Manager.stats(): every counter changes when the thing it counts happens, and only then. Each
  * test takes a snapshot before and after one operation and compares the two.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AofError, Geometry, Manager, MiB, TailerState, type AOF, type Stats, type TimeCounter } from '../src/index.js';
-import { isRoot, tmpDir } from './helpers.js';
+import { codeOf, isRoot, mountTmpfs, nextTurn, settlesWithin, tmpDir, turnsUntil, unmountTmpfs } from './helpers.js';
 
 const PAGE = Geometry.create().validate().pageSize;
 const pageUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Awaits event-loop turns until `cond()` holds; fails after `maxTurns` (never waits on a clock). */
-async function turnsUntil(cond: () => boolean, what: string, maxTurns = 500_000): Promise<void> {
-  for (let i = 0; i < maxTurns; i++) {
-    if (cond()) return;
-    await nextTurn();
-  }
-  throw new Error(`${what}: not seen within ${maxTurns} event-loop turns`);
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AofError);
-    return (e as AofError).code;
-  }
-  return undefined;
-}
 
 /** The counters that changed between two snapshots, as `after - before` (time counters: their count). */
 function delta(before: Stats, after: Stats): Record<string, number> {
@@ -64,14 +43,6 @@ function expectConsistent(m: Manager): void {
  */
 function quietManager(dir = tmpDir(), options: ConstructorParameters<typeof Manager>[1] = {}): Manager {
   return new Manager(dir, { flushIntervalMs: 0, growAhead: false, ...options });
-}
-
-/** Resolves to whether `p` settled within `turns` event-loop turns (a hang fails fast, not by timeout). */
-async function settlesWithin(p: Promise<unknown>, turns = 10_000): Promise<boolean> {
-  let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
-  for (let i = 0; i < turns && !settled; i++) await nextTurn();
-  return settled;
 }
 
 const DESIGN_FIELDS = [
@@ -478,13 +449,11 @@ describe.runIf(isRoot)('growErrors on a full disk (root: tmpfs)', () => {
   let mnt: string;
 
   beforeAll(() => {
-    mnt = fs.mkdtempSync('/tmp/aof-stats-tmpfs-');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    mnt = mountTmpfs('256k');
   });
 
   afterAll(() => {
-    execFileSync('umount', [mnt]);
-    fs.rmdirSync(mnt);
+    unmountTmpfs(mnt);
   });
 
   it('a blocking grow that finds no space counts one growError per attempt, and nothing else', async () => {

@@ -11,27 +11,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Manager, TailerState, type AOF, type ReadEvent } from '../src/index.js';
-import { pseudoRandomBytes, tmpDir } from './helpers.js';
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await nextTurn();
-}
-
-/** True when `p` settles (either way) within `n` event-loop turns. */
-async function settlesWithin(p: Promise<unknown>, n: number): Promise<boolean> {
-  let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
-  for (let i = 0; i < n && !settled; i++) await nextTurn();
-  return settled;
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, nextTurn, pseudoRandomBytes, settlesWithin, tmpDir, turns } from './helpers.js';
 
 /** No background jobs (growth, populate, flush timer): closing depends only on the tailers. */
 function quietManager(): Manager {

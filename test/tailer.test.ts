@@ -19,43 +19,13 @@ import {
   type ReadEvent,
   type Tailer,
 } from '../src/index.js';
-import { pseudoRandomBytes, tmpDir } from './helpers.js';
-
-/** Resolves on the next event-loop turn: the granularity at which writes wake tailers. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await nextTurn();
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** True when `p` settles (either way) within `n` event-loop turns: a hang fails fast. */
-async function settlesWithin(p: Promise<unknown>, n: number): Promise<boolean> {
-  let settled = false;
-  p.then(() => (settled = true), () => (settled = true));
-  for (let i = 0; i < n && !settled; i++) await nextTurn();
-  return settled;
-}
+import { codeOf, deferred, nextTurn, pseudoRandomBytes, settlesWithin, tmpDir, turns } from './helpers.js';
 
 /** Tracks whether a promise has settled, without awaiting it. */
 function track(p: Promise<unknown>): { readonly settled: boolean } {
   const state = { settled: false };
   p.then(() => (state.settled = true), () => (state.settled = true));
   return state;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as AofError).code;
-  }
-  return undefined;
 }
 
 interface Seen {
