@@ -1,8 +1,7 @@
 // Region: a reserved range of address space into which a file (or anonymous memory) is mapped.
 //
-// Addresses never move: growing maps more of the file at the end of the same range, so one
-// ArrayBuffer over the whole range serves for the file's life (no new buffer per growth, which V8
-// would count as that much more external memory and collect for). The part past the file is
+// Addresses never move: growing maps more of the file at the end of the same range, so every
+// ArrayBuffer over it stays valid and may be longer than the file: the part past the file is
 // private zero pages. Closing replaces the range with private zero pages
 // instead of unmapping it, so a stale view reads zeros and can never fault. The range is
 // unmapped only when the Region object and every ArrayBuffer and async job over it are gone.
@@ -142,8 +141,8 @@ class Region : public Napi::ObjectWrap<Region> {
       Napi::RangeError::New(env, "capacity must be a positive multiple of the page size").ThrowAsJavaScriptException();
       return;
     }
-    // Readable, writable zero pages that cost nothing until touched: one ArrayBuffer can span the
-    // whole range while only its start is the file, and a stray access past EOF reads zeros.
+    // Readable, writable zero pages that cost nothing until touched: an ArrayBuffer may span more
+    // than the file, and a stray access past EOF reads zeros.
     void* base = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (base == MAP_FAILED) {
       ThrowErrno(env, errno, "mmap", path);

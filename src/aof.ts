@@ -158,6 +158,18 @@ class AppendEventImpl implements AppendEvent {
   }
 }
 
+/**
+ * How long a buffer over the reservation to make. Each new external ArrayBuffer counts its whole
+ * length as external memory for V8, which collects when that grows: one buffer per growth step
+ * cost a full GC per grow, one buffer over a 4 GiB reservation a full GC per open
+ * (bench/grow.bench.mjs, bench/tail.bench.mjs). Doubling lengths keep it to a few buffers per file,
+ * none much larger than the file. Past the file the reservation reads zeros, so a longer buffer
+ * is safe; every access here stays below the file size.
+ */
+function bufferLength(capacity: number, needed: number, previous: number): number {
+  return Math.min(capacity, Math.max(pageUp(needed), previous * 2, 1024 * 1024));
+}
+
 const EMPTY: RecoveryResult = Object.freeze({ kind: RecoveryKind.Empty, tail: 0, checkpoint: -1, end: 0, fileSize: 0 });
 
 export class AOF implements AsyncDisposable, TailSource {
@@ -166,8 +178,8 @@ export class AOF implements AsyncDisposable, TailSource {
   // collected (bench/micro-private-fields.mjs): write() then runs 3.5x slower. Keep this list short.
   /** True only while plain writes are allowed: Opened, not read-only, not inside an append callback. */
   #writable = false;
-  /** The whole reservation (see the constructor); the file is its first #fileSize bytes. */
-  readonly #buf: Buffer;
+  /** A view of the reservation from its start, at least #fileSize long (see bufferLength). */
+  #buf: Buffer;
   #size = 0;
   #fileSize: number;
   /** A write past this goes to #makeRoom: fileSize minus the grow-ahead threshold, or fileSize. */
@@ -221,10 +233,7 @@ export class AOF implements AsyncDisposable, TailSource {
     this.#event = new AppendEventImpl();
     try {
       this.#map(0, pageUp(fileSize));
-      // One buffer over the whole reservation for the file's life: growth maps more of the file
-      // into it instead of making a new buffer (each would count as that much more external memory
-      // for V8, a GC per grow). Past the file it reads zeros; every access here stays below fileSize.
-      this.#buf = Buffer.from(region.buffer(capacity));
+      this.#buf = Buffer.from(region.buffer(bufferLength(capacity, fileSize, 0)));
       if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
       this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
       (this.#f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
@@ -532,7 +541,7 @@ export class AOF implements AsyncDisposable, TailSource {
     const start = now();
     const f = this.#f;
     // The writer outran growth ahead: start it earlier from now on (the writer's rate is what it is).
-    if (f.ctx.growAhead) f.threshold = Math.min(f.threshold * 2, f.geometry.growthStep * 8);
+    if (f.ctx.growAhead) f.threshold = Math.max(f.threshold, Math.min(f.threshold * 2, f.geometry.growthStep * 8));
     this.#growTo(f.geometry.next(needed));
     f.ctx.stats.time('blockingGrows', start);
   }
@@ -565,6 +574,9 @@ export class AOF implements AsyncDisposable, TailSource {
     if (mapped > from) this.#map(from, mapped - from);
     this.#f.ctx.stats.counts.activeFileSize += newSize - this.#fileSize;
     this.#fileSize = newSize;
+    if (newSize > this.#buf.length) {
+      this.#buf = Buffer.from(this.#f.region.buffer(bufferLength(this.#f.region.capacity, newSize, this.#buf.length)));
+    }
     this.#updateLimit();
     // First touches of new pages are most of a fresh writer's cost (bench/results/write.txt): a
     // thread-pool job faults the new step in while the writer fills the pages before it. At most
@@ -599,7 +611,8 @@ export class AOF implements AsyncDisposable, TailSource {
     const start = now();
     const job = native.fallocateAsync(f.fd, from, target - from, f.path).then(
       () => {
-        if (this.#state !== FileState.Opened) return; // finishing or closing: the room is not needed
+        // Finishing or closing: the room is not needed. Overtaken by a blocking grow: nothing to do.
+        if (this.#state !== FileState.Opened || target <= this.#fileSize) return;
         this.#extendMapping(target);
         f.ctx.stats.time('backgroundGrows', start);
       },
