@@ -223,13 +223,13 @@ const grows = N * RECORD / STEP;
 out();
 out(`Counts are Manager stats (blockingGrows, backgroundGrows) over the timed loop, medians of ${REPEAT} runs, scaled to 1M writes`);
 out(`  (${N.toLocaleString('en')} writes per run). ${(N * RECORD / 1e6).toFixed(0)} MB in ${STEP / KiB} KiB steps is ~${grows.toFixed(0)} steps per run ` +
-  `(${perM(grows).toFixed(1)} per 1M writes): a background grow adds one step, a blocking grow`);
-out('  up to two (geometry.next: the needed size rounded up to a step, plus a step).');
-out('blocking ms: total time the writer spent inside blocking grows (blockingGrows.totalNs): fallocate, mmap of the new part,');
-out('  a new Buffer over the whole mapping (see GCs) and the populate job\'s start; max blocking µs: the longest single one, all runs.');
+  `(${perM(grows).toFixed(1)} per 1M writes): a blocking grow adds up to two steps`);
+out('  (geometry.next: the needed size rounded up to a step, plus a step); a background grow one step, plus what the threshold');
+out('  gained from earlier blocking grows.');
+out('blocking ms: total time the writer spent inside blocking grows (blockingGrows.totalNs): fallocate, mmap of the new part and');
+out('  the populate job\'s start; max blocking µs: the longest single one over all runs of the row.');
 out('ms per bg grow: backgroundGrows.totalNs ÷ count: from starting the fallocate job to the new part being mapped (its');
-out('  completion waits for a turn of the event loop; the mapping and its new Buffer run on the JS thread). One job at a time,');
-out('  one step each: background growth can supply at most one step per this long.');
+out('  completion waits for a turn of the event loop; the mapping runs on the JS thread). One job is in flight at a time.');
 out('landed after run: background grows that completed only after the last write (median per run), counted separately:');
 out('  they did nothing for the writer. records/s: the whole loop, setImmediate hops included for the steady writer.');
 out(`steady: ${PER_TURN.toLocaleString('en')} (and ${(PER_TURN * 10).toLocaleString('en')}) writes per turn, then setImmediate. Background growth starts`);
@@ -237,10 +237,11 @@ out(`  when the headroom falls below growThreshold (default: half a step, ${STEP
 out('  part mapped when its promise settles on a later turn. A turn that writes more than the headroom left outruns it.');
 out('flat-out: one synchronous loop of every write. The event loop never turns, so a background grow can start but cannot');
 out('  land (its completion is a callback) until the loop ends: every grow the writer needs is a blocking one.');
-out(`threshold ${BIG_THRESHOLD / KiB} KiB: the same Manager with growThreshold = 4 steps, so background growth starts 4× earlier.`);
-out('GCs, GC ms: V8 garbage collections during the loop (PerformanceObserver \'gc\' entries), per 1M writes. The loop allocates');
-out('  nothing per write; every grow, blocking or background, makes a new external ArrayBuffer over the whole file so far, and');
-out('  V8 counts each one\'s full length as external memory: about one full GC per grow (see bench/README.md).');
+out(`threshold ${BIG_THRESHOLD / KiB} KiB: the same with growThreshold = 4 steps, so background growth starts 4× earlier. (In every`);
+out('  growAhead row the AOF also doubles its threshold after each blocking grow, up to 8 steps.)');
+out('GCs, GC ms: V8 garbage collections during the loop (PerformanceObserver \'gc\' entries), per 1M writes. Nothing in the loop');
+out('  allocates per write, so this stays near 0. (It found a problem: each grow used to make a new external ArrayBuffer over');
+out('  the whole file, which V8 counted as that much more external memory: about one full GC per grow. See bench/README.md.)');
 out('page faults: minor faults in the timed loop, the populate jobs\' included (fresh pages: every page is touched for the first');
 out('  time in the run; with small steps that is about one fault per 4 KiB page).');
 {
@@ -252,11 +253,9 @@ out('  time in the run; with small steps that is about one fault per 4 KiB page)
     `(${perM(on.blockingMs).toFixed(2)} ms), off ${perM(off.blocking).toFixed(1)} (${perM(off.blockingMs).toFixed(2)} ms); ` +
     `records/s ${(on.rate / off.rate).toFixed(2)}× of off`);
   if (on.bgAvgMs > 0) {
-    out(`  background growth runs one job at a time, one ${STEP / KiB} KiB step per job, ${on.bgAvgMs.toFixed(2)} ms per job here ` +
-      `(≤ ${(STEP / on.bgAvgMs * 1000 / 1e6).toFixed(0)} MB/s);`);
-    out('  between grows the writer fills populated pages far faster than that (100 KB turns of tens of µs), so once a job is');
-    out(`  always in flight the headroom shrinks until the writer grows the file itself, whatever the threshold ` +
-      `(${perM(get('steady-onbig').blocking).toFixed(1)} per 1M with a 4× threshold).`);
+    out(`  background: ${perM(on.background).toFixed(1)} jobs per 1M writes, ${on.bgAvgMs.toFixed(2)} ms each from start to mapped; ` +
+      `the writer averaged ${(on.rate * RECORD / 1e6).toFixed(0)} MB/s; with a 4× threshold ` +
+      `${perM(get('steady-onbig').blocking).toFixed(1)} blocking grows per 1M writes`);
   }
   const fon = get('flat-on');
   const foff = get('flat-off');
@@ -266,3 +265,4 @@ out('  time in the run; with small steps that is about one fault per 4 KiB page)
 
 await managers.on.close();
 await managers.off.close();
+await managers.onBig.close();

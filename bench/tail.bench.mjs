@@ -8,9 +8,9 @@
 //   BENCH_TAIL_RATES     writes/s of the latency rows, comma-separated         (default 100000,10000)
 //   BENCH_TAIL_SECONDS   seconds per latency run                               (default 2)
 //   BENCH_LAT_REPEAT     latency runs per row; medians are reported            (default 3)
-//   BENCH_TAIL_RECORDS   records per throughput run                            (default 2,000,000 = 200 MB)
+//   BENCH_TAIL_RECORDS   records per throughput run                            (default 1,000,000 = 100 MB)
 //   BENCH_TAIL_PER_TURN  writes per event-loop turn in the throughput rows     (default 1000)
-//   BENCH_REPEAT         throughput runs per row; the median is reported       (default 15)
+//   BENCH_REPEAT         throughput rounds (one run per row each); medians   (default 9)
 //   BENCH_TAIL_FLUSH_MS  the latency rows' Manager flushIntervalMs (0: none)  (default 1000, the Manager's default)
 //   BENCH_DIR            where the files go                                    (default os.tmpdir())
 //   BENCH_VERBOSE=1      also print every run
@@ -48,9 +48,9 @@ const RATES = (process.env.BENCH_TAIL_RATES || '100000,10000').split(',').map((s
 const SECONDS = Number(process.env.BENCH_TAIL_SECONDS || 2);
 if (!(SECONDS > 0)) throw new Error('BENCH_TAIL_SECONDS must be a positive number');
 const LAT_REPEAT = envInt('BENCH_LAT_REPEAT', 3);
-const N_TP = envInt('BENCH_TAIL_RECORDS', 2_000_000);
+const N_TP = envInt('BENCH_TAIL_RECORDS', 1_000_000);
 const PER_TURN = envInt('BENCH_TAIL_PER_TURN', 1000);
-const REPEAT = envInt('BENCH_REPEAT', 15);
+const REPEAT = envInt('BENCH_REPEAT', 9);
 const POLL_REPEAT = envInt('BENCH_POLL_REPEAT', 5);
 const BASE_DIR = process.env.BENCH_DIR || os.tmpdir();
 const VERBOSE = Boolean(process.env.BENCH_VERBOSE);
@@ -82,7 +82,10 @@ const propsSeen = new Set();
 /** A new file pre-sized for `bytes` of content whose pages were all write-faulted (untimed), as in write.bench.mjs. */
 function openWarm(manager, bytes) {
   const name = `tail-${fileSeq++}`;
-  const aof = manager.open(name, Geometry.create().with(pageUp(bytes + 8), SIZE_UPPER, GROWTH_STEP));
+  // sizeUpper = the pre-sized size: the file never grows, and the AOF's one ArrayBuffer spans only
+  // the file (V8 counts it as external memory; a 4 GiB one made each open a memory-reducing GC).
+  const size = pageUp(bytes + 8);
+  const aof = manager.open(name, Geometry.create().with(size, size, GROWTH_STEP));
   aof.append(aof.fileSize - aof.size - 8, (ev) => {
     const t = ev.tail;
     for (let i = 0; i < t.length; i += 4096) t[i] = 0;
@@ -355,10 +358,10 @@ function writeTurn(aof, buf, n) {
   for (let i = 0; i < n; i++) aof.write(buf);
 }
 
-async function throughputRun(row, n) {
-  const state = openWarm(managerThroughput, n * RECORD);
-  const { aof } = state;
-  const target = n * RECORD;
+/** One run on an open, warm AOF: `row.tailers` tailers attached at the current end, n records written. */
+async function throughputRun(aof, row, n) {
+  const from = aof.size;
+  const target = from + n * RECORD;
   let caughtUp = 0;
   let t1 = 0;
   let resolveDone;
@@ -371,10 +374,9 @@ async function throughputRun(row, n) {
   };
   const Consumer = row.reading ? ReadingConsumer : EndConsumer;
   const tailers = [];
-  for (let i = 0; i < row.tailers; i++) tailers.push(aof.subscribe(new Consumer(target, onDone), { from: 0 }));
+  for (let i = 0; i < row.tailers; i++) tailers.push(aof.subscribe(new Consumer(target, onDone), { from }));
   await nextTurn(); // the tailers' first (empty) polls
   const wakes0 = managerThroughput.stats().tailerWakes;
-  gc();
   const faults0 = process.resourceUsage().minorPageFault;
   let remaining = n;
   const t0 = performance.now();
@@ -395,8 +397,30 @@ async function throughputRun(row, n) {
   const polls = managerThroughput.stats().tailerWakes - wakes0;
   await Promise.all(tailers.map((t) => t.close()));
   if (aof.size !== target) throw new Error(`throughput: size ${aof.size}, expected ${target}`);
-  await closeWarm(state);
   return { seconds, rate: n / seconds, faults, polls };
+}
+
+/**
+ * One round: one warm file for every row, an untimed warm-up (16 tailers, then none: the JIT and the
+ * young generation settle after the open), then every row once, in an order rotated each round.
+ */
+async function throughputRound(rows, n, round, record) {
+  const warm = Math.ceil(n / 4);
+  const state = openWarm(managerThroughput, (2 * warm + rows.length * n) * RECORD);
+  const { aof } = state;
+  await throughputRun(aof, { tailers: 16 }, warm);
+  await throughputRun(aof, { tailers: 0 }, warm);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[(i + round) % rows.length];
+    const x = await throughputRun(aof, r, n);
+    if (record) {
+      r.runs[round] = x;
+      if (VERBOSE) {
+        out(`  round ${round + 1}: ${r.name}: ${x.seconds.toFixed(3)} s, ${si(x.rate)}/s, ${x.polls} polls, ${x.faults} faults`);
+      }
+    }
+  }
+  await closeWarm(state);
 }
 
 async function throughputSection() {
@@ -405,24 +429,16 @@ async function throughputSection() {
     { kind: '1', name: '1 tailer', tailers: 1 },
     { kind: '4', name: '4 tailers', tailers: 4 },
     { kind: '16', name: '16 tailers', tailers: 16 },
-    { kind: '1r', name: '1 tailer, reads every record', tailers: 1, reading: true },
     { kind: '16r', name: '16 tailers, each reads every record', tailers: 16, reading: true },
   ];
   out();
   out(`(b) writer throughput with tailers: 100-byte records, ${PER_TURN.toLocaleString('en')} writes per event-loop turn, ` +
     `${N_TP.toLocaleString('en')} records per run, ${REPEAT} runs per row, rows interleaved round by round`);
-  out('writer and tailers share the one JS thread; warm pages (pre-sized, pre-touched file); no flush timer');
+  out('writer and tailers share the one JS thread; warm pages (one pre-sized, pre-touched file per round, every row of the');
+  out('round writes its part of it, tailers attached at its start); an untimed warm-up opens each round; no flush timer');
   for (const r of rows) r.runs = [];
-  for (const r of rows) await throughputRun(r, Math.min(N_TP, 200_000)); // warm-up
-  for (let round = 0; round < REPEAT; round++) {
-    for (const r of rows) {
-      const x = await throughputRun(r, N_TP);
-      r.runs.push(x);
-      if (VERBOSE) {
-        out(`  round ${round + 1}: ${r.name}: ${x.seconds.toFixed(3)} s, ${si(x.rate)}/s, ${x.polls} polls, ${x.faults} faults`);
-      }
-    }
-  }
+  await throughputRound(rows, Math.min(N_TP, 200_000), 0, false); // warm-up: every loop optimized
+  for (let round = 0; round < REPEAT; round++) await throughputRound(rows, N_TP, round, true);
   const summary = rows.map((r) => {
     const rates = r.runs.map((x) => x.rate);
     return { r, rate: median(rates), min: Math.min(...rates), max: Math.max(...rates),
@@ -446,14 +462,14 @@ async function throughputSection() {
     ]),
   ));
   out();
-  out(`records/s: the median of ${REPEAT} runs, whole loop (writes + end-of-turn tailer polls + setImmediate hops), from`);
-  out(`  the first write until every tailer has seen the last record (${turns.toLocaleString('en')} turns per run).`);
+  out(`records/s: the median of ${REPEAT} runs (one per round; the row order rotates each round), whole loop (writes,`);
+  out('  end-of-turn tailer polls, setImmediate hops) from the first write until every tailer has seen the last record');
+  out(`  (${turns.toLocaleString('en')} turns per run).`);
   out('cost = 1 − records/s ÷ (0 tailers). ns per poll = (run time − 0-tailer run time) ÷ polls: what one pollRead costs');
   out('  the writer\'s thread, the consumer\'s own work included.');
   out('"reads every record": the consumer reads a u32 at the start of each 100-byte record of ev.tail (a minimal');
   out('  parse, 1,000 reads per poll); the other rows return ev.end without touching the bytes.');
-  out('page faults: the process\'s minor faults during the timed loop (median). The file is warm (pre-sized, every page');
-  out('  write-faulted before timing), so they are the JS heap\'s: after gc(), 5,000 empty setImmediate turns alone take ~1,000.');
+  out('page faults: the process\'s minor faults during the timed loop (median): the file is warm, so these are the JS heap\'s.');
   const s16 = summary.find((s) => s.r.kind === '16');
   if (s16) {
     const cost = 1 - s16.rate / base;
