@@ -122,8 +122,8 @@ interface FileCore {
   flushedTo: number;
   /** Content size an in-flight flush covers (0 when none), so the interval doesn't flush it twice. */
   flushingTo: number;
-  /** Content size at open: bytesWritten is measured from it. */
-  readonly sizeAtOpen: number;
+  /** Content size at open (at close, once counted): bytesWritten is measured from it. */
+  sizeAtOpen: number;
   /** flush/sync/finish/populate/grow jobs that close() waits for. */
   readonly inflight: Set<Promise<unknown>>;
   readonly tailers: Set<Tailer>;
@@ -204,6 +204,7 @@ export class AOF implements AsyncDisposable, TailSource {
       ? pageUp(Math.max(fileSize, 1))
       : Math.max(backing.geometry.sizeUpper, pageUp(fileSize));
     const region = new native.Region(capacity, backing.path);
+    const threshold = ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2);
     this.#f = {
       ctx,
       name: backing.name,
@@ -212,8 +213,8 @@ export class AOF implements AsyncDisposable, TailSource {
       fd: backing.fd,
       anonymous,
       region,
-      threshold: ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2),
-      baseThreshold: ctx.growThreshold ?? Math.floor(backing.geometry.growthStep / 2),
+      threshold,
+      baseThreshold: threshold,
       readOnly: !backing.writable,
       recovery: EMPTY,
       mapped: 0,
@@ -236,7 +237,7 @@ export class AOF implements AsyncDisposable, TailSource {
       this.#buf = Buffer.from(region.buffer(bufferLength(capacity, fileSize, 0)));
       if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
       this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
-      (this.#f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
+      this.#f.sizeAtOpen = this.#size;
     } catch (e) {
       if (!anonymous) ctx.stats.counts.activeFileSize -= this.#fileSize;
       this.#unmap();
@@ -887,7 +888,7 @@ export class AOF implements AsyncDisposable, TailSource {
     c.writes += writes;
     c.bytesWritten += bytesWritten;
     this.#writes = 0;
-    (f as { sizeAtOpen: number }).sizeAtOpen = this.#size;
+    f.sizeAtOpen = this.#size;
     try {
       this.#unmap();
     } finally {
