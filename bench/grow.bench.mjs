@@ -11,20 +11,14 @@
 //   BENCH_REPEAT         runs per row; medians are reported             (default 5)
 //   BENCH_DIR            where the files go                             (default os.tmpdir())
 //   BENCH_VERBOSE=1      also print every run
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { describeFilesystem, environmentLines, envInt, median, si, table } from './lib.mjs';
+import { describeFilesystem, envInt, environmentLines, median, requireV8Flags, si, table } from './lib.mjs';
 
-const FLAGS = ['--expose-gc', '--allow-natives-syntax'];
-const self = fileURLToPath(import.meta.url);
-if (typeof globalThis.gc !== 'function' || !process.execArgv.includes('--allow-natives-syntax')) {
-  const r = spawnSync(process.execPath, [...FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
+// gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
+const self = requireV8Flags(import.meta.url);
 
 const { Manager, Geometry, KiB, GiB, MAX_FILE_SIZE } = await import('../dist/index.js');
 

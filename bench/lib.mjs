@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /** Number of processing units available, as `nproc` prints it. */
 export function nproc() {
@@ -131,4 +132,27 @@ export function si(n) {
 
 export function gcIfExposed() {
   if (typeof globalThis.gc === 'function') globalThis.gc();
+}
+
+/** V8 flags the benchmarks need: gc() between runs and %HasFastProperties. */
+export const V8_FLAGS = ['--expose-gc', '--allow-natives-syntax'];
+
+/**
+ * Re-runs the script at `scriptUrl` with {@link V8_FLAGS} when they are missing, and exits with
+ * its status; returns the script's path when they are present.
+ */
+export function requireV8Flags(scriptUrl) {
+  const self = fileURLToPath(scriptUrl);
+  if (typeof globalThis.gc !== 'function' || !process.execArgv.includes('--allow-natives-syntax')) {
+    const r = spawnSync(process.execPath, [...V8_FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+  return self;
+}
+
+let fastPropertiesCheck;
+/** Whether V8 gives `o` fast (not dictionary-mode) properties; needs --allow-natives-syntax. */
+export function hasFastProperties(o) {
+  fastPropertiesCheck ??= new Function('o', 'return %HasFastProperties(o)');
+  return fastPropertiesCheck(o);
 }

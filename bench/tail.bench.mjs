@@ -17,21 +17,14 @@
 //   BENCH_TAIL_POLL_TURNS turns per run of the poll-cost rows                  (default 100,000)
 //   BENCH_POLL_REPEAT    poll-cost runs per row                                (default 5)
 //   BENCH_ONLY           comma-separated sections: latency, throughput, poll   (default all)
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { describeFilesystem, environmentLines, envInt, median, si, table } from './lib.mjs';
+import { describeFilesystem, envInt, environmentLines, hasFastProperties, median, requireV8Flags, si, table } from './lib.mjs';
 
-const FLAGS = ['--expose-gc', '--allow-natives-syntax'];
-const self = fileURLToPath(import.meta.url);
-if (typeof globalThis.gc !== 'function' || !process.execArgv.includes('--allow-natives-syntax')) {
-  const r = spawnSync(process.execPath, [...FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
-const hasFastProperties = new Function('o', 'return %HasFastProperties(o)');
+// gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
+const self = requireV8Flags(import.meta.url);
 
 const { Manager, Geometry, MiB, GiB, MAX_FILE_SIZE } = await import('../dist/index.js');
 

@@ -11,23 +11,16 @@
 //   BENCH_VERBOSE=1     also print every run
 //   BENCH_ONLY          comma-separated rows to keep: aof-fresh, aof-fresh-nopop, aof-warm, aof-dict, sonic, sonic4k
 //                       (fs.writeSync, the baseline, always runs)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import SonicBoom from 'sonic-boom';
-import { describeFilesystem, environmentLines, envInt, median, si, table } from './lib.mjs';
+import { describeFilesystem, envInt, environmentLines, hasFastProperties, median, requireV8Flags, si, table, V8_FLAGS } from './lib.mjs';
 
 // gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
-const FLAGS = ['--expose-gc', '--allow-natives-syntax'];
-const self = fileURLToPath(import.meta.url);
-if (typeof globalThis.gc !== 'function' || !process.execArgv.includes('--allow-natives-syntax')) {
-  const r = spawnSync(process.execPath, [...FLAGS, ...process.execArgv, self, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
-const hasFastProperties = new Function('o', 'return %HasFastProperties(o)');
+const self = requireV8Flags(import.meta.url);
 
 const { Manager, Geometry, MAX_FILE_SIZE, MiB, GiB } = await import('../dist/index.js');
 
@@ -304,7 +297,7 @@ if (DICT_CHILD) {
 /** Runs this file as the dictionary-mode child; resolves to its runs. */
 function measureDictionaryMode() {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...FLAGS, self], {
+    const child = spawn(process.execPath, [...V8_FLAGS, self], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, BENCH_WRITE_DICT_CHILD: '1', BENCH_VERBOSE: '' },
     });
