@@ -750,11 +750,19 @@ export class AOF implements AsyncDisposable, TailSource {
   }
 
   /** Durable: flushes, then fsyncs the file (size and metadata too). Nothing to do when anonymous. */
-  async sync(): Promise<void> {
-    this.#checkOpen();
-    if (this.#f.anonymous) return;
-    await this.flush();
-    await this.#track(this.#f.ctx.stats.timed('syncs', 'syncErrors', () => fsyncAsync(this.#f.fd)));
+  sync(): Promise<void> {
+    try {
+      this.#checkOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.#f.anonymous) return Promise.resolve();
+    // Tracked as one job from the call: close() must not close the descriptor between the flush
+    // and the fsync (EBADF, or an fsync of whatever file reuses the number).
+    return this.#track((async () => {
+      await this.flush();
+      await this.#f.ctx.stats.timed('syncs', 'syncErrors', () => fsyncAsync(this.#f.fd));
+    })());
   }
 
   /** {@link sync} on the calling thread. */
@@ -881,7 +889,8 @@ export class AOF implements AsyncDisposable, TailSource {
     this.#notify = false;
     const attached = [...f.tailers];
     for (const t of attached) t.fileClosing();
-    await Promise.allSettled([...f.inflight]);
+    // Drain: a job that settles may still start another (a grow landing starts a populate job).
+    while (f.inflight.size > 0) await Promise.allSettled([...f.inflight]);
     await Promise.all(attached.map((t) => t.closed));
     const c = f.ctx.stats.counts;
     const { writes, bytesWritten } = this.writeCounts;
