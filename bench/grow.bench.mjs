@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { describeFilesystem, envInt, environmentLines, median, requireV8Flags, si, table } from './lib.mjs';
+import { benchDir, describeFilesystem, envInt, environmentLines, median, requireV8Flags, si, table } from './lib.mjs';
 
 // gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
 const self = requireV8Flags(import.meta.url);
@@ -37,10 +37,7 @@ if (!process.env.BENCH_CHILD) {
   for (const l of environmentLines(`node ${path.relative(process.cwd(), self)}`)) out(l);
 }
 
-const dir = fs.mkdtempSync(path.join(BASE_DIR, 'mmap-aof-grow-bench-'));
-const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+const dir = benchDir(BASE_DIR, 'mmap-aof-grow-bench-');
 
 const LINE = 'mmap-aof grow benchmark record: 0123456789abcdefghijklmnopqrstuvwxyz'.padEnd(RECORD - 1, '.') + '\n';
 const BUF = Buffer.from(LINE, 'latin1');

@@ -156,3 +156,12 @@ export function hasFastProperties(o) {
   fastPropertiesCheck ??= new Function('o', 'return %HasFastProperties(o)');
   return fastPropertiesCheck(o);
 }
+
+/** A new temporary directory under `base` for a benchmark's files, removed at exit or on SIGINT/SIGTERM. */
+export function benchDir(base, prefix) {
+  const dir = fs.mkdtempSync(path.join(base, prefix));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+  return dir;
+}

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import SonicBoom from 'sonic-boom';
-import { describeFilesystem, envInt, environmentLines, hasFastProperties, median, requireV8Flags, si, table, V8_FLAGS } from './lib.mjs';
+import { benchDir, describeFilesystem, envInt, environmentLines, hasFastProperties, median, requireV8Flags, si, table, V8_FLAGS } from './lib.mjs';
 
 // gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
 const self = requireV8Flags(import.meta.url);
@@ -53,10 +53,7 @@ if (!process.env.BENCH_CHILD && !DICT_CHILD) {
   for (const l of environmentLines(`node ${path.relative(process.cwd(), self)}`)) out(l);
 }
 
-const dir = fs.mkdtempSync(path.join(BASE_DIR, 'mmap-aof-bench-'));
-const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+const dir = benchDir(BASE_DIR, 'mmap-aof-bench-');
 
 // The default: populate-ahead, a thread-pool job faults each newly grown step in while the writer writes.
 const manager = new Manager(dir);

@@ -12,6 +12,16 @@
 
 namespace aof {
 
+// fallocate(2) with EINTR retried; returns 0 or errno.
+static int Allocate(int fd, size_t offset, size_t length) {
+  if (length == 0) return 0;
+  int rc;
+  do {
+    rc = fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : errno;
+}
+
 // fallocate(fd, offset, length, path): reserves disk blocks so a later store into the mapping
 // cannot hit SIGBUS on a full disk. EOPNOTSUPP is reported as is: the caller decides the fallback.
 static Napi::Value Fallocate(const Napi::CallbackInfo& info) {
@@ -21,12 +31,8 @@ static Napi::Value Fallocate(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, "fd", &fd) || !ArgSize(info, 1, "offset", &offset) || !ArgSize(info, 2, "length", &length)) {
     return env.Undefined();
   }
-  if (length == 0) return env.Undefined();
-  int rc;
-  do {
-    rc = fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) ThrowErrno(env, errno, "fallocate", ArgString(info, 3));
+  int err = Allocate(fd, offset, length);
+  if (err != 0) ThrowErrno(env, err, "fallocate", ArgString(info, 3));
   return env.Undefined();
 }
 
@@ -42,14 +48,7 @@ class FallocateWork : public Napi::AsyncWorker {
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
-    if (length_ == 0) return;
-    int rc;
-    do {
-      rc = fallocate(fd_, 0, static_cast<off_t>(offset_), static_cast<off_t>(length_));
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) err_ = errno;
-  }
+  void Execute() override { err_ = Allocate(fd_, offset_, length_); }
 
   void OnOK() override {
     Napi::Env env = Env();
