@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
-import { AofError } from '../src/index.js';
+import { AofError, Manager, type ManagerOptions } from '../src/index.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The compiled library (test/global-setup.ts builds it); child processes import this. */
@@ -104,4 +104,13 @@ export function mountTmpfs(size: string, prefix = 'aof-tmpfs-'): string {
 export function unmountTmpfs(mnt: string): void {
   execFileSync('umount', [mnt]);
   fs.rmdirSync(mnt);
+}
+
+/**
+ * A Manager with no background work (no flush timer, no growth ahead, no populate jobs) unless a
+ * test asks for it: nothing flushes or grows behind a test's back, and closing depends only on
+ * what the test started.
+ */
+export function quietManager(dir = tmpDir(), options: ManagerOptions = {}): Manager {
+  return new Manager(dir, { flushIntervalMs: 0, growAhead: false, populate: false, ...options });
 }

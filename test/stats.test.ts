@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AofError, Geometry, Manager, MiB, TailerState, type AOF, type Stats, type TimeCounter } from '../src/index.js';
-import { codeOf, isRoot, mountTmpfs, nextTurn, settlesWithin, tmpDir, turnsUntil, unmountTmpfs } from './helpers.js';
+import { codeOf, isRoot, mountTmpfs, nextTurn, quietManager, settlesWithin, tmpDir, turnsUntil, unmountTmpfs } from './helpers.js';
 
 const PAGE = Geometry.create().validate().pageSize;
 const pageUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
@@ -34,15 +34,6 @@ function expectConsistent(m: Manager): void {
   expect(s.activeMappedMemory).toBe(onDisk.reduce((sum, f) => sum + pageUp(f.fileSize), 0));
   expect(s.activeAnonymousMemory).toBe(files.filter((f) => f.anonymous).reduce((sum, f) => sum + f.fileSize, 0));
   expect(s.lifetimeMemory).toBeGreaterThanOrEqual(s.activeMappedMemory + s.activeAnonymousMemory);
-}
-
-/**
- * A manager without the flush timer and without growth ahead (unless a test asks for them), so no
- * flush or grow happens behind a test's back: the first write to a one-page file would otherwise
- * start a background grow (its headroom is below half a growth step).
- */
-function quietManager(dir = tmpDir(), options: ConstructorParameters<typeof Manager>[1] = {}): Manager {
-  return new Manager(dir, { flushIntervalMs: 0, growAhead: false, ...options });
 }
 
 const DESIGN_FIELDS = [

@@ -11,12 +11,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Manager, TailerState, type AOF, type ReadEvent } from '../src/index.js';
-import { deferred, nextTurn, pseudoRandomBytes, settlesWithin, tmpDir, turns } from './helpers.js';
-
-/** No background jobs (growth, populate, flush timer): closing depends only on the tailers. */
-function quietManager(): Manager {
-  return new Manager(tmpDir(), { populate: false, growAhead: false, flushIntervalMs: 0 });
-}
+import { deferred, nextTurn, pseudoRandomBytes, quietManager, settlesWithin, tmpDir, turns } from './helpers.js';
 
 /** Writes `data` in pieces of varying size, one piece per turn. */
 async function writeAcrossTurns(aof: AOF, data: Buffer, maxPiece = 4096): Promise<void> {
