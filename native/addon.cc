@@ -78,6 +78,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRegion(env, exports);
   InitSyscalls(env, exports);
   InitCrc32c(env, exports);
+  InitFutex(env, exports);
   return exports;
 }
 

@@ -27,5 +27,6 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_
 void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitCrc32c(Napi::Env env, Napi::Object exports);
+void InitFutex(Napi::Env env, Napi::Object exports);
 
 }  // namespace aof

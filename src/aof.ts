@@ -8,6 +8,15 @@
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import {
+  COMMITTED_WORD,
+  ControlBlock,
+  ControlState,
+  controlPath,
+  identityOf,
+  pathNames,
+  type FileIdentity,
+} from './control-block.js';
 import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
 import type { Geometry } from './geometry.js';
 import { native, isSystemError, type NativeRegion } from './native.js';
@@ -16,6 +25,7 @@ import {
   MAGIC_CHECKPOINT_BYTES,
   MAGIC_TAIL,
   RecoveryKind,
+  applyCommitted,
   isFinished,
   recoverWithMagic,
   type RecoveryFunc,
@@ -68,6 +78,8 @@ export interface AofContext {
   readonly growAhead: boolean;
   /** Headroom (bytes) below which growth starts; undefined: half the growth step. */
   readonly growThreshold: number | undefined;
+  /** Keep a control block next to each file written (readers elsewhere, no loss on a crash). */
+  readonly controlBlock: boolean;
   readonly stats: StatsRecorder;
   /** Called once, when the AOF has closed. */
   released(aof: AOF): void;
@@ -132,10 +144,27 @@ interface FileCore {
   /** Background growth failed (e.g. ENOSPC): leave growing to the writer until a grow succeeds. */
   growAheadFailed: boolean;
   readonly onTurn: () => void;
+  readonly onPublish: () => void;
+  /** An end-of-turn setImmediate is queued. */
+  turnQueued: boolean;
+  /** A futex wake was made in this turn: further publishes leave theirs to the end of the turn. */
+  wokeInTurn: boolean;
+  /** A publish found readers asleep after this turn's wake: the end of the turn wakes them. */
+  wakeOwed: boolean;
   unmapped: boolean;
   finishing: Promise<void> | undefined;
   closing: Promise<void> | undefined;
+  /** The shared control block readers in other processes follow; undefined for anonymous or read-only files. */
+  control: ControlBlock | undefined;
+  /** Device and inode of the data file (what the control block must name). */
+  readonly identity: FileIdentity | undefined;
+  /** The size last published to the control block. */
+  published: number;
 }
+
+/** Where a writer without a control block stores its committed size: nowhere anyone reads. */
+const NO_CONTROL = new Uint32Array(COMMITTED_WORD + 2);
+const COMMITTED = COMMITTED_WORD;
 
 /** One per AOF, refilled for every append(); `tail` is made only when the callback asks for it. */
 class AppendEventImpl implements AppendEvent {
@@ -166,7 +195,7 @@ class AppendEventImpl implements AppendEvent {
  * none much larger than the file. Past the file the reservation reads zeros, so a longer buffer
  * is safe; every access here stays below the file size.
  */
-function bufferLength(capacity: number, needed: number, previous: number): number {
+export function bufferLength(capacity: number, needed: number, previous: number): number {
   return Math.min(capacity, Math.max(pageUp(needed), previous * 2, 1024 * 1024));
 }
 
@@ -192,6 +221,8 @@ export class AOF implements AsyncDisposable, TailSource {
   readonly #f: FileCore;
   /** Reused for every append() call, so the hot path allocates nothing. */
   readonly #event: AppendEventImpl;
+  /** The control block's words: [COMMITTED] takes the committed size after every write. */
+  #ctl: Uint32Array;
 
   /** @internal Use `Manager.open` or `Manager.openAnonymous`. */
   constructor(ctx: AofContext, backing: Backing) {
@@ -226,22 +257,64 @@ export class AOF implements AsyncDisposable, TailSource {
       growing: undefined,
       growAheadFailed: false,
       onTurn: () => this.#onTurn(),
+      onPublish: () => this.#onPublish(),
+      turnQueued: false,
+      wokeInTurn: false,
+      wakeOwed: false,
       unmapped: false,
       finishing: undefined,
       closing: undefined,
+      control: backing.control,
+      identity: backing.control ? identityOf(backing.fd) : undefined,
+      published: -1,
     };
     this.#fileSize = fileSize;
     this.#event = new AppendEventImpl();
+    this.#ctl = backing.control?.words ?? NO_CONTROL;
     try {
       this.#map(0, pageUp(fileSize));
       this.#buf = Buffer.from(region.buffer(bufferLength(capacity, fileSize, 0)));
       if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
       this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
       this.#f.sizeAtOpen = this.#size;
+      this.#startControl();
     } catch (e) {
       if (!anonymous) ctx.stats.counts.activeFileSize -= this.#fileSize;
+      this.#f.control?.close();
       this.#unmap();
       throw e;
+    }
+  }
+
+  /**
+   * Tells readers a writer is here (or that the file is finished) and from what size. Until
+   * now the control block was locked, so no reader rebuilt it under the recovery.
+   */
+  #startControl(): void {
+    const f = this.#f;
+    const control = f.control;
+    if (!control) return;
+    if (this.#state === FileState.EOF) {
+      control.reset(f.identity!, ControlState.Finished, this.#size, 0);
+      this.#dropControl(true);
+      return;
+    }
+    control.reset(f.identity!, ControlState.Writing, this.#size, process.pid);
+    control.unlock();
+    f.published = this.#size;
+    this.#notify = true;
+  }
+
+  /** Stops using the control block; `unlink` removes it (a finished file needs none). */
+  #dropControl(unlink: boolean): void {
+    const control = this.#f.control;
+    if (!control) return;
+    this.#f.control = undefined;
+    this.#ctl = NO_CONTROL;
+    try {
+      if (unlink && control.isCurrent()) fs.rmSync(control.path, { force: true });
+    } finally {
+      control.close();
     }
   }
 
@@ -300,6 +373,12 @@ export class AOF implements AsyncDisposable, TailSource {
       // A caller's recovery function that throws is a Panic, the same as one inside recoverWithMagic.
       const error = e instanceof Error ? e : new Error(String(e));
       r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
+    }
+    const { control, identity } = this.#f;
+    // A writer that died with the file open left its last committed size: a torn write after it
+    // rolls back to there, not to the last checkpoint.
+    if (control && control.describes(identity!) && control.state === ControlState.Writing) {
+      r = applyCommitted(r, control.committed, this.#buf.subarray(0, this.#fileSize));
     }
     if (r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic) {
       throw new AofError(ErrorCode.CORRUPTED, `${this.#f.path}: cannot recover (${r.error?.message ?? 'corrupted'})`,
@@ -504,21 +583,70 @@ export class AOF implements AsyncDisposable, TailSource {
   // Every committed write ends here. (Seam for the cross-process control block.)
   #commit(end: number): void {
     putTailMagic(this.#buf, end);
+    // A plain store into the shared control block: after a crash, recovery keeps up to here.
+    this.#ctl[COMMITTED] = end;
     this.#size = end;
     this.#writes++;
     if (this.#notify) this.#wakeSoon();
   }
 
-  /** Schedules the end-of-turn work: however many writes happen in this turn, tailers are polled once. */
+  /**
+   * Schedules what follows writes: with a control block, a publish once the current synchronous
+   * run of writes ends (a microtask); then, once per turn, the in-process tailers' wake.
+   */
   #wakeSoon(): void {
     this.#notify = false;
-    setImmediate(this.#f.onTurn);
+    const f = this.#f;
+    if (f.control) queueMicrotask(f.onPublish);
+    this.#queueTurn();
+  }
+
+  #queueTurn(): void {
+    const f = this.#f;
+    if (f.turnQueued) return;
+    f.turnQueued = true;
+    setImmediate(f.onTurn);
+  }
+
+  #isOpen(): boolean {
+    return this.#state !== FileState.Closing && this.#state !== FileState.Closed;
+  }
+
+  #onPublish(): void {
+    if (!this.#isOpen()) return; // close() publishes the final size itself
+    this.#notify = true;
+    this.#publish();
+  }
+
+  /**
+   * Readers elsewhere may read up to the current size from now on. The futex wake is a syscall,
+   * made only for sleeping readers and at most once per turn; later publishes in the same turn
+   * leave it to the end of the turn.
+   */
+  #publish(): void {
+    const f = this.#f;
+    const control = f.control;
+    if (!control || this.#size === f.published) return;
+    f.published = this.#size;
+    if (!control.publishSize(this.#size)) return;
+    if (f.wokeInTurn) {
+      f.wakeOwed = true;
+    } else {
+      f.wokeInTurn = true;
+      control.wake();
+    }
   }
 
   #onTurn(): void {
-    const tailers = this.#f.tailers;
-    this.#notify = tailers.size > 0 && this.#state !== FileState.Closing && this.#state !== FileState.Closed;
-    for (const t of tailers) t.wake();
+    const f = this.#f;
+    f.turnQueued = false;
+    f.wokeInTurn = false;
+    if (f.wakeOwed) {
+      f.wakeOwed = false;
+      f.control?.wake();
+    }
+    this.#notify = (f.tailers.size > 0 || f.control !== undefined) && this.#isOpen();
+    for (const t of f.tailers) t.wake();
   }
 
   /** The write passed the soft limit: start growing ahead, or grow now if the room is really gone. */
@@ -698,7 +826,7 @@ export class AOF implements AsyncDisposable, TailSource {
     const f = this.#f;
     if (!f.tailers.delete(tailer)) return;
     f.ctx.stats.counts.tailers--;
-    if (f.tailers.size === 0) this.#notify = false;
+    if (f.tailers.size === 0 && !f.control) this.#notify = false;
   }
 
   /** @internal TailSource */
@@ -708,7 +836,7 @@ export class AOF implements AsyncDisposable, TailSource {
 
   /** Wakes the tailers on the next turn even without a write (finish). */
   #wakeTailers(): void {
-    if (this.#f.tailers.size > 0) setImmediate(this.#f.onTurn);
+    if (this.#f.tailers.size > 0) this.#queueTurn();
   }
 
   // --- durability ------------------------------------------------------------------------------
@@ -784,6 +912,35 @@ export class AOF implements AsyncDisposable, TailSource {
   get dirty(): boolean {
     const f = this.#f;
     return !f.anonymous && this.#size > Math.max(f.flushedTo, f.flushingTo);
+  }
+
+  /**
+   * @internal Recreates the control block when its file was deleted or replaced while this writer
+   * has the file open (readers that open it afterwards would otherwise follow nothing). The
+   * Manager calls it on its flush interval.
+   */
+  maintain(): void {
+    const f = this.#f;
+    if (!f.control || this.#state !== FileState.Opened || f.control.isCurrent()) return;
+    // The data file itself was deleted or replaced: a block at the path would describe another file.
+    if (!pathNames(f.path, f.identity!)) return;
+    const fresh = ControlBlock.open(f.path, { mode: fs.fstatSync(f.fd).mode & 0o7777 });
+    if (!fresh) return;
+    if (!fresh.writable) {
+      fresh.close();
+      return;
+    }
+    fresh.lock();
+    try {
+      fresh.reset(f.identity!, ControlState.Writing, this.#size, process.pid);
+    } finally {
+      fresh.unlock();
+    }
+    const old = f.control;
+    f.control = fresh;
+    f.published = this.#size;
+    this.#ctl = fresh.words;
+    old.close();
   }
 
   /** @internal Writes and bytes written since open, for the Manager's stats. */
@@ -869,6 +1026,9 @@ export class AOF implements AsyncDisposable, TailSource {
     c.chmods++;
     await fsyncAsync(f.fd);
     f.flushedTo = this.#size;
+    // Readers elsewhere reach EOF now that the file is finished on disk; new readers need no block.
+    f.control?.setState(ControlState.Finished, this.#size);
+    this.#dropControl(true);
   }
 
   /**
@@ -899,6 +1059,9 @@ export class AOF implements AsyncDisposable, TailSource {
     this.#writes = 0;
     f.sizeAtOpen = this.#size;
     try {
+      // Readers keep following: another writer may open the file and continue.
+      f.control?.setState(ControlState.Closed, this.#size);
+      this.#dropControl(false);
       this.#unmap();
     } finally {
       if (!f.anonymous) {
@@ -930,11 +1093,33 @@ export function openAof(
   const backing = openFile(name, path, g, recovery, writeMode);
   if (backing.created) ctx.stats.counts.creates++;
   try {
+    if (backing.writable && ctx.controlBlock) backing.control = openControl(path, writeMode);
     return new AOF(ctx, backing);
   } catch (e) {
+    backing.control?.close();
     fs.closeSync(backing.fd);
     throw e;
   }
+}
+
+/** The writer's control block, locked: readers must not rebuild it while recovery runs. */
+function openControl(path: string, mode: number): ControlBlock {
+  let control: ControlBlock | undefined;
+  try {
+    control = ControlBlock.open(path, { mode });
+  } catch (e) {
+    if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
+      throw new AofError(ErrorCode.NO_SPACE, `${controlPath(path)}: no space for the control block`, { cause: e });
+    }
+    throw e;
+  }
+  if (!control || !control.writable) {
+    control?.close();
+    throw new AofError(ErrorCode.READ_ONLY,
+      `${controlPath(path)}: the control block cannot be created or written (open with controlBlock: false to write without one)`);
+  }
+  control.lock();
+  return control;
 }
 
 /** An AOF over `size` bytes of anonymous shared memory: same API, nothing on disk, never grows. */

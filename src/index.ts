@@ -1,7 +1,7 @@
 export { AOF, FileState, type AppendEvent, type AppendFunc } from './aof.js';
 export { AofError, ErrorCode } from './errors.js';
 export { Geometry, MAX_FILE_SIZE, KiB, MiB, GiB, type GeometryFields } from './geometry.js';
-export { Manager, type ManagerOptions } from './manager.js';
+export { Manager, type ManagerOptions, type OpenAsyncOptions } from './manager.js';
 export {
   MAGIC_CHECKPOINT,
   MAGIC_CHECKPOINT_BYTES,
@@ -26,3 +26,5 @@ export {
   type TailOptions,
 } from './tailer.js';
 export { crc32c } from './checksum.js';
+export { Reader, openReader, type ReaderOptions, type WakeMode } from './reader.js';
+export { CONTROL_SUFFIX, ControlState } from './control-block.js';

@@ -5,10 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AOF, FileState, openAnonymousAof, openAof, type AofContext } from './aof.js';
 import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
 import { Geometry, MAX_FILE_SIZE } from './geometry.js';
 import { isSystemError } from './native.js';
+import { Reader, openReaderOptions, type ReaderOptions } from './reader.js';
 import { recoverWithMagic, type RecoveryFunc } from './recovery.js';
 import { StatsRecorder, type Stats } from './stats.js';
 
@@ -33,6 +35,12 @@ export interface ManagerOptions {
   growThreshold?: number;
   /** Flush (async msync) files with unflushed writes every this many ms (default 1000; 0: never). */
   flushIntervalMs?: number;
+  /**
+   * Keep a control block (`<file>-shm`) next to every file opened for writing (default true):
+   * readers in other processes and workers follow it, and after a crash recovery keeps every
+   * write that returned. Without it, recovery rolls a torn tail back to the last checkpoint.
+   */
+  controlBlock?: boolean;
 }
 
 function checkMode(what: string, mode: unknown, fallback: number): number {
@@ -66,6 +74,20 @@ export function checkName(name: unknown): string {
   return name;
 }
 
+export interface OpenAsyncOptions {
+  geometry?: Geometry;
+  recovery?: RecoveryFunc;
+  /**
+   * How long to wait (ms) while another writer holds the file (ERR_AOF_LOCKED): 0 (default) fails
+   * at once, Infinity waits until the lock is free or `signal` aborts.
+   */
+  lockTimeout?: number;
+  signal?: AbortSignal;
+}
+
+/** Longest pause between two tries for a held writer lock. */
+const LOCK_RETRY_MAX_MS = 25;
+
 export class Manager implements AsyncDisposable {
   readonly #dir: string;
   readonly #writeMode: number;
@@ -73,6 +95,7 @@ export class Manager implements AsyncDisposable {
   readonly #context: AofContext;
   readonly #stats = new StatsRecorder();
   readonly #open = new Map<string, AOF>();
+  readonly #readers = new Set<Reader>();
   readonly #flushTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -88,6 +111,7 @@ export class Manager implements AsyncDisposable {
       populate: checkBoolean('options.populate', options.populate, true),
       growAhead: checkBoolean('options.growAhead', options.growAhead, true),
       growThreshold: checkCount('options.growThreshold', options.growThreshold, undefined),
+      controlBlock: checkBoolean('options.controlBlock', options.controlBlock, true),
       stats: this.#stats,
       released: (aof) => {
         if (this.#open.get(aof.name) === aof) this.#open.delete(aof.name);
@@ -130,6 +154,48 @@ export class Manager implements AsyncDisposable {
     if (existing) return existing;
     if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
     return this.#opened(() => openAof(this.#context, name, nodePath.join(this.#dir, name), geometry, recovery, this.#writeMode));
+  }
+
+  /**
+   * Like {@link open}, and when another writer (any process) holds the file, waits up to
+   * `lockTimeout` ms for it to let go, trying again with a short backoff; aborts with `signal`.
+   * A writer that dies (even by kill -9) lets go at once.
+   */
+  async openAsync(name: string, options: OpenAsyncOptions = {}): Promise<AOF> {
+    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    const { geometry, recovery, signal } = options;
+    const lockTimeout = options.lockTimeout ?? 0;
+    if (typeof lockTimeout !== 'number' || !(lockTimeout >= 0)) {
+      throw invalidArg('options.lockTimeout', 'a non-negative number of milliseconds (or Infinity)', lockTimeout);
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    const deadline = performance.now() + lockTimeout;
+    for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_RETRY_MAX_MS)) {
+      signal?.throwIfAborted();
+      try {
+        return this.open(name, geometry, recovery);
+      } catch (e) {
+        const left = deadline - performance.now();
+        if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0) throw e;
+        await sleep(Math.min(pause, left), undefined, { signal });
+      }
+    }
+  }
+
+  /**
+   * A reader of `name` in the directory, written by any writer (this Manager, another process,
+   * a worker), following it through the control block. Readers share this Manager's counters and
+   * close with it. See {@link openReader}.
+   */
+  follow(name: string, options: ReaderOptions = {}): Reader {
+    if (this.#closing) throw closed('manager');
+    checkName(name);
+    const reader = new Reader(nodePath.join(this.#dir, name), name, openReaderOptions(options), {
+      stats: this.#stats,
+      released: (r) => this.#readers.delete(r),
+    });
+    this.#readers.add(reader);
+    return reader;
   }
 
   /**
@@ -200,9 +266,15 @@ export class Manager implements AsyncDisposable {
 
   #flushDirty(): void {
     for (const aof of this.#open.values()) {
-      if (aof.state === FileState.Opened && aof.dirty) {
+      if (aof.state !== FileState.Opened) continue;
+      if (aof.dirty) {
         // Counted in flushErrors; the next interval tries again.
         aof.flush().catch(() => {});
+      }
+      try {
+        aof.maintain();
+      } catch {
+        // The next interval tries again; the writer itself is unaffected.
       }
     }
   }
@@ -213,7 +285,7 @@ export class Manager implements AsyncDisposable {
    */
   close(): Promise<void> {
     if (this.#flushTimer) clearInterval(this.#flushTimer);
-    this.#closing ??= Promise.allSettled([...this.#open.values()].map((aof) => aof.close())).then((results) => {
+    this.#closing ??= Promise.allSettled([...this.#open.values(), ...this.#readers].map((f) => f.close())).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     });

@@ -29,7 +29,26 @@ export interface NativeRegion {
   populateAsync(offset: number, length: number, write: boolean): Promise<'madvise' | 'touch'>;
 }
 
+/**
+ * A native thread that sleeps in futex(2) on a 32-bit word of a shared mapping and calls back on
+ * the JS thread once the word changes (or a timeout passes).
+ */
+export interface NativeFutexWaiter {
+  /** One callback once the word differs from `expected`, or after `timeoutMs`. */
+  arm(expected: number, timeoutMs: number): void;
+  /** Keep the event loop alive while a callback may come. */
+  ref(): void;
+  unref(): void;
+  /** Stops and joins the thread. Idempotent. */
+  close(): void;
+}
+
 export interface NativeBinding {
+  FutexWaiter: new (
+    bytes: Uint8Array, seqOffset: number, waitersOffset: number, callback: (changed: boolean) => void,
+  ) => NativeFutexWaiter;
+  /** Wakes every sleeper on the word (any process); returns how many woke. */
+  futexWake(bytes: Uint8Array, byteOffset: number): number;
   Region: new (capacity: number, path: string) => NativeRegion;
   pageSize: number;
   /** The largest ArrayBuffer the addon hands out (the largest V8 accepts on Node 20). */

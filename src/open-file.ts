@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { AofError, ErrorCode, invalidArg } from './errors.js';
+import type { ControlBlock } from './control-block.js';
 import type { Geometry } from './geometry.js';
 import { native, isSystemError } from './native.js';
 import type { RecoveryFunc } from './recovery.js';
@@ -21,6 +22,8 @@ export interface Backing {
   recovery: RecoveryFunc;
   /** Bytes of anonymous memory (an AOF with no file); undefined for a file. */
   anonymousSize?: number;
+  /** The writer's control block, locked until the AOF has recovered. */
+  control?: ControlBlock;
 }
 
 /**

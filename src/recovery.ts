@@ -37,6 +37,11 @@ export interface RecoveryResult {
   fileSize: number;
   /** Why, for Corrupted and Panic. */
   error?: Error;
+  /**
+   * True when the tail came from the writer's committed size in the control block (a torn write
+   * rolled back to the last write that returned) rather than from the bytes alone.
+   */
+  fromControlBlock?: boolean;
 }
 
 /** A recovery function: given the file's size and bytes, decides where the content ends. */
@@ -135,4 +140,28 @@ export function recoverWithMagic(
 export function isFinished(result: RecoveryResult): boolean {
   return result.kind === RecoveryKind.Checkpoint && result.tail === result.fileSize &&
     result.checkpoint + 8 === result.tail;
+}
+
+/**
+ * Applies the committed size a crashed writer left in the control block to a byte-level result.
+ * The writer stores it after each write's tail magic, so the content before it is whole; when
+ * the bytes show a torn tail (the write after it was in progress), the content ends there instead
+ * of at the last checkpoint. A clean tail past it (a write whose tail magic landed just before the
+ * crash) is kept; a finished file is never touched. Returns `r` itself when the committed size
+ * does not apply: past the file, or not past what the bytes already keep.
+ */
+export function applyCommitted(r: RecoveryResult, committed: number, data: Uint8Array): RecoveryResult {
+  if (!Number.isSafeInteger(committed) || committed < 0 || committed + 8 > r.fileSize) return r;
+  if (r.kind === RecoveryKind.Panic || isFinished(r)) return r;
+  // Tail and Checkpoint keep r.tail bytes; Corrupted keeps nothing; Empty keeps 0.
+  const kept = r.kind === RecoveryKind.Corrupted ? -1 : r.kind === RecoveryKind.Empty ? 0 : r.tail;
+  if (kept >= committed) return r;
+  return {
+    kind: RecoveryKind.Tail,
+    tail: committed,
+    checkpoint: lastCheckpoint(data, committed - 8),
+    end: r.end,
+    fileSize: r.fileSize,
+    fromControlBlock: true,
+  };
 }

@@ -71,7 +71,7 @@ export interface ReadStreamOptions {
   highWaterMark?: number;
 }
 
-/** What a tailer reads from: an AOF (or, later, a reader of a file written elsewhere). */
+/** What a tailer reads from: an AOF, or a Reader of a file written elsewhere. */
 export interface TailSource {
   readonly name: string;
   readonly size: number;
@@ -241,8 +241,11 @@ export class Tailer implements AsyncDisposable {
         return;
       }
     }
-    if (final && this.#position >= source.size) {
-      this.#end({ reason: 'eof' });
+    if (final) {
+      // A source in another process may finish between reading `end` and the state: the size
+      // read now is the final one. Deliver the rest on the next turn, then end.
+      if (this.#position >= source.size) this.#end({ reason: 'eof' });
+      else this.#queue();
       return;
     }
     this.#state = TailerState.Tail;

@@ -135,7 +135,7 @@ function expectSameBytes(actual: Uint8Array, expected: Uint8Array, what: string)
 
 /** Opens `name` for writing in a fresh Manager (proves no writer lock is left behind). */
 function reopen(dir: string, name: string): { m: Manager; aof: AOF } {
-  const m = new Manager(dir);
+  const m = new Manager(dir, { controlBlock: false });
   try {
     return { m, aof: m.open(name, geometry()) };
   } catch (e) {

@@ -1,0 +1,211 @@
+// Futex wait/wake on a 32-bit word of a shared file mapping: how a reader in another process
+// (or worker) sleeps until a writer publishes. Linux only (futex(2) on a MAP_SHARED page keys on
+// the file and offset, so it works across processes).
+//
+// A FutexWaiter owns one native thread. JS arms it with the value it last saw; the thread
+// sleeps in FUTEX_WAIT until the word differs (or a timeout passes) and then delivers one
+// callback to the JS thread through a thread-safe function. The event loop never blocks.
+#include "common.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace aof {
+
+namespace {
+
+long Futex(uint32_t* word, int op, uint32_t value, const struct timespec* timeout) {
+  return syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
+}
+
+// Resolves a (bytes, byteOffset) pair to an aligned 32-bit word inside the array.
+uint32_t* Word32At(const Napi::CallbackInfo& info, size_t bytesArg, size_t offsetArg) {
+  uint8_t* data;
+  size_t len, offset;
+  if (!ArgBytes(info, bytesArg, "bytes", &data, &len) || !ArgSize(info, offsetArg, "byteOffset", &offset)) {
+    return nullptr;
+  }
+  if (offset > len || len - offset < 4 || (reinterpret_cast<uintptr_t>(data + offset) & 3) != 0) {
+    Napi::RangeError::New(info.Env(), "byteOffset must address a 4-byte aligned word inside the array")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return reinterpret_cast<uint32_t*>(data + offset);
+}
+
+class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FutexWaiter", {
+      InstanceMethod<&FutexWaiter::Arm>("arm"),
+      InstanceMethod<&FutexWaiter::Ref>("ref"),
+      InstanceMethod<&FutexWaiter::Unref>("unref"),
+      InstanceMethod<&FutexWaiter::Close>("close"),
+    });
+  }
+
+  // new FutexWaiter(bytes, seqOffset, waitersOffset, callback(changed: boolean))
+  explicit FutexWaiter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FutexWaiter>(info) {
+    Napi::Env env = info.Env();
+    seq_ = Word32At(info, 0, 1);
+    if (seq_ == nullptr) return;
+    waiters_ = Word32At(info, 0, 2);
+    if (waiters_ == nullptr) return;
+    if (info.Length() < 4 || !info[3].IsFunction()) {
+      Napi::TypeError::New(env, "expected a function for callback").ThrowAsJavaScriptException();
+      return;
+    }
+    // The words live in the array's memory: keep it alive as long as the thread may touch it.
+    memory_ = Napi::Persistent(info[0].As<Napi::Uint8Array>().ArrayBuffer());
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "mmap-aof.futex", 0, 1);
+    tsfn_.Unref(env);
+    live_ = true;
+    thread_ = std::thread([this] { Loop(); });
+    napi_add_env_cleanup_hook(env, &FutexWaiter::Cleanup, this);
+  }
+
+  ~FutexWaiter() override { Stop(); }
+
+ private:
+  static void Cleanup(void* self) {
+    auto* waiter = static_cast<FutexWaiter*>(self);
+    waiter->inCleanup_ = true;  // the hook is being run: it must not remove itself
+    waiter->Stop();
+  }
+
+  // Stops and joins the thread. Idempotent; called by close(), env teardown and the destructor.
+  void Stop() {
+    if (!live_) return;
+    live_ = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_.store(true);
+    }
+    cv_.notify_one();
+    // Wakes every sleeper on the word, ours included; the others see no change and sleep again.
+    Futex(seq_, FUTEX_WAKE, INT_MAX, nullptr);
+    if (thread_.joinable()) thread_.join();
+    tsfn_.Release();
+    if (!inCleanup_) napi_remove_env_cleanup_hook(Env(), &FutexWaiter::Cleanup, this);
+  }
+
+  void Loop() {
+    for (;;) {
+      uint32_t expected;
+      long timeoutMs;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_.load() || armed_; });
+        if (stop_.load()) return;
+        armed_ = false;
+        expected = expected_;
+        timeoutMs = timeoutMs_;
+      }
+      bool changed = Wait(expected, timeoutMs);
+      if (stop_.load()) return;
+      tsfn_.NonBlockingCall([changed](Napi::Env env, Napi::Function callback) {
+        callback.Call({Napi::Boolean::New(env, changed)});
+      });
+    }
+  }
+
+  // Sleeps until *seq_ != expected (true) or timeoutMs passes (false). The waiters count tells
+  // the writer a wake syscall is needed; it is seq_cst on both sides (Dekker: the writer bumps
+  // seq then reads waiters, we bump waiters then the kernel re-reads seq).
+  bool Wait(uint32_t expected, long timeoutMs) {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
+    __atomic_fetch_add(waiters_, 1, __ATOMIC_SEQ_CST);
+    bool changed = false;
+    while (!stop_.load()) {
+      if (__atomic_load_n(seq_, __ATOMIC_SEQ_CST) != expected) {
+        changed = true;
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      struct timespec ts = {static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+      Futex(seq_, FUTEX_WAIT, expected, &ts);
+    }
+    __atomic_fetch_sub(waiters_, 1, __ATOMIC_SEQ_CST);
+    return changed;
+  }
+
+  // arm(expected, timeoutMs): one callback once the word differs from expected, or after timeoutMs.
+  Napi::Value Arm(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t expected, timeoutMs;
+    if (!ArgSize(info, 0, "expected", &expected) || !ArgSize(info, 1, "timeoutMs", &timeoutMs)) return env.Undefined();
+    if (!live_) {
+      Napi::Error::New(env, "futex waiter is closed").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      expected_ = static_cast<uint32_t>(expected);
+      timeoutMs_ = static_cast<long>(timeoutMs > 86400000 ? 86400000 : timeoutMs);
+      armed_ = true;
+    }
+    cv_.notify_one();
+    return env.Undefined();
+  }
+
+  // While referenced, a pending callback keeps the event loop (and so the process) alive.
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (live_) tsfn_.Ref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (live_) tsfn_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Stop();
+    return info.Env().Undefined();
+  }
+
+  uint32_t* seq_ = nullptr;
+  uint32_t* waiters_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> memory_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> stop_{false};
+  bool armed_ = false;
+  uint32_t expected_ = 0;
+  long timeoutMs_ = 0;
+  bool live_ = false;
+  bool inCleanup_ = false;
+};
+
+}  // namespace
+
+// futexWake(bytes, byteOffset): wakes every process and thread sleeping on the word; returns how many.
+static Napi::Value FutexWake(const Napi::CallbackInfo& info) {
+  uint32_t* word = Word32At(info, 0, 1);
+  if (word == nullptr) return info.Env().Undefined();
+  long n = Futex(word, FUTEX_WAKE, INT_MAX, nullptr);
+  if (n < 0) {
+    ThrowErrno(info.Env(), errno, "futex", std::string());
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+void InitFutex(Napi::Env env, Napi::Object exports) {
+  exports.Set("FutexWaiter", FutexWaiter::Define(env));
+  exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
+}
+
+}  // namespace aof

@@ -1,0 +1,469 @@
+/**
+ * A reader of a file written elsewhere: in another process, another worker, or another Manager.
+ * It maps the data file read-only and follows the writer through the shared control block
+ * (`<file>-shm`): the size it may read up to (published once per turn by the writer, loaded with
+ * acquire), the file state, and a futex word to sleep on. It offers what an AOF offers a reader:
+ * `subscribe`, `tail()`, `createReadStream()`, `view()`.
+ *
+ * How it waits for the writer (`wake`):
+ * - `'futex'` (default): a native thread sleeps in futex(2) and wakes the event loop; no CPU while
+ *   idle, tens of microseconds of latency.
+ * - `'poll'`: checks the sequence word every `interval` ms.
+ * - `'spin'`: spins on the sequence word (Atomics.load) on this thread for up to `spinMs` per
+ *   event-loop turn: lowest latency, one core busy. For a worker or process that only reads.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import type { Readable } from 'node:stream';
+import { bufferLength } from './aof.js';
+import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
+import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { MAX_FILE_SIZE } from './geometry.js';
+import { native, isSystemError, type NativeFutexWaiter, type NativeRegion } from './native.js';
+import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
+import type { StatsRecorder } from './stats.js';
+import {
+  FileState,
+  TailIterator,
+  Tailer,
+  createReadStream,
+  type Consumer,
+  type ReadStreamOptions,
+  type SubscribeOptions,
+  type TailOptions,
+  type TailSource,
+} from './tailer.js';
+
+export type WakeMode = 'futex' | 'poll' | 'spin';
+
+export interface ReaderOptions {
+  /** How to wait for the writer (default 'futex'); see the module comment. */
+  wake?: WakeMode;
+  /** 'poll': milliseconds between checks (default 10). */
+  interval?: number;
+  /** 'spin': milliseconds to spin per event-loop turn before letting other work run (default 1). */
+  spinMs?: number;
+}
+
+/** @internal What a Manager hands a reader it opens. */
+export interface ReaderContext {
+  stats?: StatsRecorder;
+  released?(reader: Reader): void;
+}
+
+const PAGE = native.pageSize;
+/** How often a following reader checks that its control block is still the one at the path. */
+const MAINTAIN_MS = 1000;
+
+function pageUp(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE;
+}
+
+/** @internal Validates reader options and fills the defaults. */
+export function openReaderOptions(options: ReaderOptions): Required<ReaderOptions> {
+  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  const wake = options.wake ?? 'futex';
+  if (wake !== 'futex' && wake !== 'poll' && wake !== 'spin') {
+    throw invalidArg('options.wake', "'futex', 'poll' or 'spin'", wake);
+  }
+  const interval = options.interval ?? 10;
+  if (typeof interval !== 'number' || !(interval > 0) || !Number.isFinite(interval)) {
+    throw invalidArg('options.interval', 'a positive number of milliseconds', interval);
+  }
+  const spinMs = options.spinMs ?? 1;
+  if (typeof spinMs !== 'number' || !(spinMs >= 0) || !Number.isFinite(spinMs)) {
+    throw invalidArg('options.spinMs', 'a non-negative number of milliseconds', spinMs);
+  }
+  return { wake, interval, spinMs };
+}
+
+function openData(path: string): number {
+  try {
+    const fd = fs.openSync(path, fs.constants.O_RDONLY);
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      throw invalidArg('path', 'a regular file', path);
+    }
+    return fd;
+  } catch (e) {
+    if (isSystemError(e, 'ENOENT')) throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
+    if (isSystemError(e, 'EISDIR')) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`, { cause: e });
+    if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
+      throw new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Opens a reader of the AOF at `path`, written (or not yet, or no longer) by a writer anywhere on
+ * this machine. Read-only: it never takes the writer's lock. Close it when done.
+ */
+export function openReader(path: string, options: ReaderOptions = {}): Reader {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path', 'a file path', path);
+  return new Reader(nodePath.resolve(path), nodePath.basename(path), openReaderOptions(options), {});
+}
+
+export class Reader implements TailSource, AsyncDisposable {
+  readonly #name: string;
+  readonly #path: string;
+  readonly #fd: number;
+  readonly #identity: FileIdentity;
+  readonly #region: NativeRegion;
+  readonly #options: Required<ReaderOptions>;
+  readonly #ctx: ReaderContext;
+  #buf: Buffer;
+  /** Bytes of the data file mapped (a page multiple). */
+  #mapped = 0;
+  /** The data file's size as last seen: the published size never goes past it minus 8. */
+  #fileSize = 0;
+  #size = 0;
+  #state: FileState = FileState.Opening;
+  #control: ControlBlock | undefined;
+  #waiter: NativeFutexWaiter | undefined;
+  /** The sequence word when the tailers were last woken. */
+  #seq = -1;
+  readonly #tailers = new Set<Tailer>();
+  #following = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastMaintain = 0;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link openReader} or `Manager.follow`. */
+  constructor(path: string, name: string, options: Required<ReaderOptions>, ctx: ReaderContext) {
+    this.#path = path;
+    this.#name = name;
+    this.#options = options;
+    this.#ctx = ctx;
+    this.#fd = openData(path);
+    try {
+      this.#identity = identityOf(this.#fd);
+      this.#region = new native.Region(MAX_FILE_SIZE, path);
+    } catch (e) {
+      fs.closeSync(this.#fd);
+      throw e;
+    }
+    this.#buf = Buffer.from(this.#region.buffer(PAGE));
+    try {
+      this.#attach();
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+  }
+
+  /** The name it was opened under. */
+  get name(): string {
+    return this.#name;
+  }
+
+  get path(): string {
+    return this.#path;
+  }
+
+  /** How it waits for the writer. */
+  get wake(): WakeMode {
+    return this.#options.wake;
+  }
+
+  /** Bytes that may be read: what the writer has published (and, after a finish, the final size). */
+  get size(): number {
+    this.#refresh();
+    return this.#size;
+  }
+
+  /** Opened while the file may still grow; EOF once it is finished; Closing/Closed for this reader. */
+  get state(): FileState {
+    this.#refresh();
+    return this.#state;
+  }
+
+  /** The pid of the process writing the file now, or undefined when none is known to be. */
+  get writerPid(): number | undefined {
+    const c = this.#control;
+    if (!c || c.state !== ControlState.Writing) return undefined;
+    return c.pid || undefined;
+  }
+
+  /** Tailers attached now. */
+  get tailerCount(): number {
+    return this.#tailers.size;
+  }
+
+  /** A view of [begin, end) of the content (no copy). It reads zeros after close, never faults. */
+  view(begin = 0, end = this.size): Buffer {
+    this.#checkOpen();
+    const size = this.size;
+    if (!Number.isSafeInteger(begin) || begin < 0 || begin > size) {
+      throw invalidArg('begin', `an integer from 0 to size (${size})`, begin);
+    }
+    if (!Number.isSafeInteger(end) || end < begin || end > size) {
+      throw invalidArg('end', `an integer from begin (${begin}) to size (${size})`, end);
+    }
+    return this.#buf.subarray(begin, end);
+  }
+
+  /** Follows the file: `consumer.pollRead(event)` with new bytes, as for an AOF. */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    return new Tailer(this, consumer, options);
+  }
+
+  /** Async iteration over read events from `from`; ends at EOF (the writer finished the file). */
+  tail(options: TailOptions = {}): TailIterator {
+    return new TailIterator(this, options);
+  }
+
+  /** A Readable of the content from `start`; `follow` (default true) keeps reading until EOF. */
+  createReadStream(options: ReadStreamOptions = {}): Readable {
+    return createReadStream(this, options);
+  }
+
+  // --- the control block -----------------------------------------------------------------------
+
+  /**
+   * Finds the size and state: from the control block when it describes this file, else from the
+   * data file by recovery, rebuilding the block (when allowed) so the next reader need not.
+   */
+  #attach(): void {
+    const mode = fs.fstatSync(this.#fd).mode & 0o666;
+    let control: ControlBlock | undefined;
+    // The block at the path belongs to the file at the path: a reader of a file since deleted or
+    // replaced must neither follow nor rebuild it.
+    if (pathNames(this.#path, this.#identity)) {
+      try {
+        control = ControlBlock.open(this.#path, { create: false });
+        // None yet: create one for the writer and readers to come, unless the file is finished.
+        if (!control && !this.#recoverBytes().finished) control = ControlBlock.open(this.#path, { mode });
+      } catch {
+        control = undefined; // no control block: serve what recovery finds, try again later
+      }
+    }
+    if (control && !control.describes(this.#identity)) {
+      if (control.writable) {
+        control.lock();
+        try {
+          if (!control.describes(this.#identity)) {
+            const { size, finished } = this.#recoverBytes();
+            control.reset(this.#identity, finished ? ControlState.Finished : ControlState.None, size, 0);
+          }
+        } finally {
+          control.unlock();
+        }
+      } else {
+        control.close();
+        control = undefined;
+      }
+    }
+    this.#control = control;
+    if (!control) {
+      const { size, finished } = this.#recoverBytes();
+      if (size > this.#size) this.#extend(size);
+      this.#state = finished ? FileState.EOF : FileState.Opened;
+      return;
+    }
+    this.#state = FileState.Opened;
+    this.#seq = control.seq;
+    this.#refresh();
+  }
+
+  /** Where the content ends by the bytes alone: what a new writer's recovery would keep at least. */
+  #recoverBytes(): { size: number; finished: boolean } {
+    const fileSize = fs.fstatSync(this.#fd).size;
+    this.#fileSize = fileSize;
+    this.#map(fileSize);
+    const r = recoverWithMagic(fileSize, this.#buf.subarray(0, fileSize));
+    if (isFinished(r)) return { size: r.checkpoint, finished: true };
+    if (r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint) return { size: r.tail, finished: false };
+    return { size: 0, finished: false };
+  }
+
+  /** Loads state then size (acquire): a reader that sees Finished sees the final size. */
+  #refresh(): void {
+    const c = this.#control;
+    if (!c || this.#state >= FileState.Closing) return;
+    const state = c.state;
+    const size = c.published;
+    if (size > this.#size) this.#extend(size);
+    if (state === ControlState.Finished && this.#size >= size) this.#state = FileState.EOF;
+  }
+
+  /** Makes [0, size) readable. A size past the data file (a bad block) is not trusted. */
+  #extend(size: number): void {
+    if (size + 8 > this.#fileSize) {
+      this.#fileSize = fs.fstatSync(this.#fd).size;
+      if (size + 8 > this.#fileSize) return;
+    }
+    this.#map(size);
+    this.#size = size;
+  }
+
+  #map(size: number): void {
+    const want = pageUp(size);
+    if (want > this.#mapped) {
+      this.#region.mapFile(this.#fd, this.#mapped, want - this.#mapped, false);
+      this.#mapped = want;
+    }
+    if (size > this.#buf.length) {
+      this.#buf = Buffer.from(this.#region.buffer(bufferLength(this.#region.capacity, size, this.#buf.length)));
+    }
+  }
+
+  /** The writer published (or the block changed): wake the tailers once. */
+  #signal(): void {
+    const c = this.#control;
+    if (c) {
+      const seq = c.seq;
+      if (seq === this.#seq) return;
+      this.#seq = seq;
+    }
+    this.#refresh();
+    for (const t of this.#tailers) t.wake();
+  }
+
+  /** The control block was deleted or replaced (or never attached): attach to the one at the path now. */
+  #maintain(): void {
+    this.#lastMaintain = performance.now();
+    const c = this.#control;
+    if (c && c.isCurrent()) return;
+    // Our file is no longer at the path (deleted or replaced): keep following what we have.
+    if (!pathNames(this.#path, this.#identity)) return;
+    const following = this.#following;
+    if (following) this.#stopFollowing();
+    // The waiter sleeps on the old block's memory: stop it before that is unmapped.
+    this.#waiter?.close();
+    this.#waiter = undefined;
+    this.#control = undefined;
+    c?.close();
+    try {
+      this.#attach();
+    } finally {
+      if (following) this.#startFollowing();
+    }
+    for (const t of this.#tailers) t.wake();
+  }
+
+  // --- following -------------------------------------------------------------------------------
+
+  #startFollowing(): void {
+    if (this.#following || this.#state >= FileState.Closing) return;
+    this.#following = true;
+    const c = this.#control;
+    const { wake, interval } = this.#options;
+    if (wake === 'futex' && c?.writable) {
+      this.#waiter ??= new native.FutexWaiter(c.bytes, ControlBlock.SEQ_OFFSET, ControlBlock.WAITERS_OFFSET,
+        (changed) => this.#onFutex(changed));
+      this.#waiter.ref();
+      this.#waiter.arm(this.#seq, MAINTAIN_MS);
+    } else if (wake === 'spin') {
+      setImmediate(this.#spin);
+    } else {
+      // 'poll', or futex without write access to the block (it cannot count itself as a waiter).
+      this.#timer = setInterval(() => this.#poll(), wake === 'poll' ? interval : Math.min(interval, 10));
+    }
+  }
+
+  #stopFollowing(): void {
+    if (!this.#following) return;
+    this.#following = false;
+    this.#waiter?.unref();
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onFutex(changed: boolean): void {
+    if (!this.#following) return;
+    this.#signal();
+    if (!changed) this.#maintain();
+    // #maintain may have swapped the block (and the waiter with it).
+    if (this.#following && this.#waiter) this.#waiter.arm(this.#seq, MAINTAIN_MS);
+  }
+
+  #poll(): void {
+    this.#signal();
+    if (performance.now() - this.#lastMaintain >= MAINTAIN_MS) this.#maintain();
+  }
+
+  readonly #spin = (): void => {
+    if (!this.#following || this.#options.wake !== 'spin') return;
+    const c = this.#control;
+    if (c) {
+      const { array, index } = c.seqView;
+      const last = this.#seq;
+      const deadline = performance.now() + this.#options.spinMs;
+      for (let n = 1; (Atomics.load(array, index) >>> 0) === last; n++) {
+        if ((n & 1023) === 0 && performance.now() >= deadline) break;
+      }
+    }
+    this.#poll();
+    if (this.#following) setImmediate(this.#spin);
+  };
+
+  // --- TailSource ------------------------------------------------------------------------------
+
+  /** @internal */
+  tailView(begin: number, end: number): Buffer {
+    return this.#buf.subarray(begin, end);
+  }
+
+  /** @internal */
+  attach(tailer: Tailer): void {
+    this.#checkOpen();
+    this.#tailers.add(tailer);
+    if (this.#ctx.stats) this.#ctx.stats.counts.tailers++;
+    if (this.#tailers.size === 1) this.#startFollowing();
+  }
+
+  /** @internal */
+  detach(tailer: Tailer): void {
+    if (!this.#tailers.delete(tailer)) return;
+    if (this.#ctx.stats) this.#ctx.stats.counts.tailers--;
+    if (this.#tailers.size === 0) this.#stopFollowing();
+  }
+
+  /** @internal */
+  get tailerStats(): StatsRecorder | undefined {
+    return this.#ctx.stats;
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  #checkOpen(): void {
+    if (this.#state >= FileState.Closing) throw closed(this.#name);
+  }
+
+  /**
+   * Ends the tailers (reason 'file-closed'), waits for them to detach, stops waiting for the
+   * writer and unmaps (stale views read zeros). Idempotent: every call returns the same promise.
+   * The writer is not affected.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = FileState.Closing;
+    const attached = [...this.#tailers];
+    for (const t of attached) t.fileClosing();
+    await Promise.all(attached.map((t) => t.closed));
+    this.#stopFollowing();
+    this.#release();
+    this.#state = FileState.Closed;
+    this.#ctx.released?.(this);
+  }
+
+  #release(): void {
+    try {
+      this.#waiter?.close();
+      this.#waiter = undefined;
+      this.#control?.close();
+      this.#region.release();
+    } finally {
+      fs.closeSync(this.#fd);
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
