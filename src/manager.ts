@@ -177,7 +177,12 @@ export class Manager implements AsyncDisposable {
       } catch (e) {
         const left = deadline - performance.now();
         if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0) throw e;
-        await sleep(Math.min(pause, left), undefined, { signal });
+        try {
+          await sleep(Math.min(pause, left), undefined, { signal });
+        } catch (abort) {
+          signal?.throwIfAborted(); // the signal's reason, not the timer's AbortError
+          throw abort;
+        }
       }
     }
   }

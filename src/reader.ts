@@ -77,11 +77,27 @@ export function openReaderOptions(options: ReaderOptions): Required<ReaderOption
   return { wake, interval, spinMs };
 }
 
+/**
+ * True when a process with this pid exists (EPERM: it exists, owned by someone else). A pid is
+ * only meaningful in the writer's pid namespace, and may be reused by another process.
+ */
+function isAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isSystemError(e, 'EPERM') || (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function openData(path: string): number {
   try {
     const fd = fs.openSync(path, fs.constants.O_RDONLY);
-    if (!fs.fstatSync(fd).isFile()) {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
       fs.closeSync(fd);
+      if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
       throw invalidArg('path', 'a regular file', path);
     }
     return fd;
@@ -127,6 +143,8 @@ export class Reader implements TailSource, AsyncDisposable {
   #following = false;
   #timer: NodeJS.Timeout | undefined;
   #lastMaintain = 0;
+  /** The dead writer (pid:seq) whose block #checkWriter last looked into. */
+  #deadWriterChecked = '';
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openReader} or `Manager.follow`. */
@@ -178,11 +196,11 @@ export class Reader implements TailSource, AsyncDisposable {
     return this.#state;
   }
 
-  /** The pid of the process writing the file now, or undefined when none is known to be. */
+  /** The pid of the process writing the file now, or undefined when none is (a dead writer is none). */
   get writerPid(): number | undefined {
     const c = this.#control;
-    if (!c || c.state !== ControlState.Writing) return undefined;
-    return c.pid || undefined;
+    if (!c || c.state !== ControlState.Writing || !isAlive(c.pid)) return undefined;
+    return c.pid;
   }
 
   /** Tailers attached now. */
@@ -263,18 +281,60 @@ export class Reader implements TailSource, AsyncDisposable {
     }
     this.#state = FileState.Opened;
     this.#seq = control.seq;
+    this.#checkWriter();
     this.#refresh();
   }
 
-  /** Where the content ends by the bytes alone: what a new writer's recovery would keep at least. */
+  /**
+   * A block that says Writing for a writer that is gone: the writer died. If it died inside
+   * finish() after the file was finished on disk, nobody will ever say Finished (a finished file
+   * opens read-only and leaves the block alone): find out from the bytes and say it ourselves.
+   * Otherwise the block stays as it is: its committed size is what the next writer recovers to.
+   */
+  #checkWriter(): void {
+    const c = this.#control;
+    if (!c || c.state !== ControlState.Writing || isAlive(c.pid)) return;
+    // Once per dead writer and publish: recovery reads the whole file.
+    const checked = `${c.pid}:${c.seq}`;
+    if (checked === this.#deadWriterChecked) return;
+    this.#deadWriterChecked = checked;
+    const { size, finished } = this.#recoverBytes();
+    if (!finished) return;
+    if (!c.writable) {
+      this.#extend(size);
+      this.#state = FileState.EOF;
+      return;
+    }
+    c.lock();
+    try {
+      if (c.describes(this.#identity) && c.state === ControlState.Writing && !isAlive(c.pid)) {
+        c.reset(this.#identity, ControlState.Finished, size, 0);
+      }
+    } finally {
+      c.unlock();
+    }
+  }
+
+  /**
+   * Where the content ends by the bytes alone: what a new writer's recovery would keep at least.
+   * Reads the whole file, then keeps only the pages of the content mapped: a later finish()
+   * truncates the headroom, and a mapped page past the end of a file is SIGBUS on access.
+   */
   #recoverBytes(): { size: number; finished: boolean } {
     const fileSize = fs.fstatSync(this.#fd).size;
     this.#fileSize = fileSize;
+    const before = this.#mapped;
     this.#map(fileSize);
     const r = recoverWithMagic(fileSize, this.#buf.subarray(0, fileSize));
-    if (isFinished(r)) return { size: r.checkpoint, finished: true };
-    if (r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint) return { size: r.tail, finished: false };
-    return { size: 0, finished: false };
+    const found = isFinished(r) ? { size: r.checkpoint, finished: true }
+      : r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint ? { size: r.tail, finished: false }
+      : { size: 0, finished: false };
+    const keep = Math.max(before, pageUp(Math.max(found.size, this.#size)));
+    if (this.#mapped > keep) {
+      this.#region.zero(keep, this.#mapped - keep);
+      this.#mapped = keep;
+    }
+    return found;
   }
 
   /** Loads state then size (acquire): a reader that sees Finished sees the final size. */
@@ -324,7 +384,10 @@ export class Reader implements TailSource, AsyncDisposable {
   #maintain(): void {
     this.#lastMaintain = performance.now();
     const c = this.#control;
-    if (c && c.isCurrent()) return;
+    if (c && c.isCurrent()) {
+      this.#checkWriter();
+      return;
+    }
     // Our file is no longer at the path (deleted or replaced): keep following what we have.
     if (!pathNames(this.#path, this.#identity)) return;
     const following = this.#following;

@@ -357,6 +357,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
     this.#release?.();
     this.#release = undefined;
     const error = this.#outcome?.error;
+    this.#outcome = {}; // an error is thrown once; afterwards the iterator is just done
     const result: IteratorResult<ReadEvent> = { value: undefined, done: true };
     if (waiting) {
       if (error !== undefined) waiting.reject(error);
@@ -368,11 +369,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
 
   next(): Promise<IteratorResult<ReadEvent>> {
     this.#inUse = false;
-    if (this.#outcome) {
-      const settled = this.#settle();
-      this.#outcome = {}; // an error is thrown once; afterwards the iterator is just done
-      return settled;
-    }
+    if (this.#outcome) return this.#settle();
     if (this.#waiting) return Promise.reject(new AofError(ErrorCode.INVALID_ARG, 'next() called before the previous one settled'));
     return new Promise((resolve, reject) => {
       this.#waiting = { resolve, reject };

@@ -18,14 +18,14 @@
  * AOF_TORTURE_KILLS sets the number of kills (default 20), AOF_TORTURE_SEED the seed (printed),
  * AOF_TORTURE_RATE the bytes per millisecond the writer may append (default 60000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { FileState, Geometry, Manager, RecoveryKind, recoverWithMagic, type AOF } from '../src/index.js';
 import { CHECKPOINT, EVERY, GEOMETRY, Stream, TAIL, pseudoRandomBytes as fixtureBytes } from './fixtures/crash-stream.mjs';
-import { DIST, fixture, pseudoRandomBytes, tmpDir } from './helpers.js';
+import { ReportingChild, expectSameBytes, prng } from './torture.js';
+import { pseudoRandomBytes, tmpDir } from './helpers.js';
 
 const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 20) | 0);
 const SEED = (process.env.AOF_TORTURE_SEED !== undefined
@@ -37,101 +37,6 @@ const RATE = Number(process.env.AOF_TORTURE_RATE ?? 60_000);
 const ROTATE = 16 * 1024 * 1024;
 
 const geometry = (): Geometry => Geometry.create().with(GEOMETRY.sizeNow, GEOMETRY.sizeUpper, GEOMETRY.growthStep);
-
-/** mulberry32: the parent's seeded PRNG for kill timing. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** A running crash-writer.mjs with its report lines (fd 3). */
-class Writer {
-  readonly lines: string[] = [];
-  readonly exited: Promise<Exit>;
-  readonly #child: ChildProcess;
-  #waiters: Array<() => void> = [];
-  #exit: Exit | undefined;
-
-  constructor(args: string[]) {
-    this.#child = spawn(process.execPath, [fixture('crash-writer.mjs'), DIST, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    let partial = '';
-    this.#child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const reports = this.#child.stdio[3] as NodeJS.ReadableStream;
-    reports.setEncoding('utf8');
-    reports.on('data', (d: string) => {
-      partial += d;
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      this.lines.push(...parts);
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    this.exited = new Promise((resolve, reject) => {
-      this.#child.on('error', reject);
-      this.#child.on('close', (code, signal) => {
-        this.#exit = { code, signal, stderr };
-        for (const wake of this.#waiters.splice(0)) wake();
-        resolve(this.#exit);
-      });
-    });
-  }
-
-  /** The first report line starting with `prefix`, split into words; rejects if the child exits first. */
-  async waitFor(prefix: string): Promise<string[]> {
-    for (;;) {
-      const line = this.lines.find((l) => l.startsWith(prefix));
-      if (line !== undefined) return line.split(' ');
-      if (this.#exit) {
-        throw new Error(`writer exited (code ${this.#exit.code}, signal ${this.#exit.signal}) before "${prefix}":\n` +
-          `${this.#exit.stderr}\nreports: ${this.lines.slice(-5).join(' | ')}`);
-      }
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-
-  kill(): void {
-    this.#child.kill('SIGKILL');
-  }
-
-  /** Waits for the SIGKILL death; fails if the child died any other way. */
-  async killed(): Promise<void> {
-    const exit = await this.exited;
-    if (exit.signal !== 'SIGKILL') {
-      throw new Error(`writer did not die of SIGKILL (code ${exit.code}, signal ${exit.signal}):\n${exit.stderr}`);
-    }
-  }
-}
-
-/** Offset of the first byte where a and b differ, or -1 when equal. */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  if (Buffer.compare(a, b) === 0) return -1;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return n;
-}
-
-function expectSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  const at = firstDifference(actual, expected);
-  if (at >= 0) {
-    throw new Error(`${what}: differs at byte ${at} (lengths ${actual.length} vs ${expected.length}), ` +
-      `got ${Buffer.from(actual.subarray(at, at + 16)).toString('hex')} ` +
-      `expected ${Buffer.from(expected.subarray(at, at + 16)).toString('hex')}`);
-  }
-}
 
 /** Opens `name` for writing in a fresh Manager (proves no writer lock is left behind). */
 function reopen(dir: string, name: string): { m: Manager; aof: AOF } {
@@ -176,7 +81,7 @@ describe('kill -9 of a writer', () => {
       }
       const file = path.join(dir, name);
       const context = `seed ${SEED} round ${round} file ${name}`;
-      const writer = new Writer([dir, name, String(SEED), String(round), 'write', String(RATE)]);
+      const writer = new ReportingChild('crash-writer.mjs', [dir, name, String(SEED), String(round), 'write', String(RATE)]);
       const [, openSize, openKind] = await writer.waitFor('open ');
       // The writer sees exactly what the parent verified (and repaired) last round.
       expect(Number(openSize), context).toBe(expected.length);
@@ -282,7 +187,7 @@ describe('kill -9 of a writer', () => {
     const dir = tmpDir('aof-crash-finish-');
 
     // Calibrate: how long after "finishing" does finish() complete when nobody kills the writer?
-    const cal = new Writer([dir, 'calibrate.aof', String(seed), '0', 'finish-calibrate']);
+    const cal = new ReportingChild('crash-writer.mjs', [dir, 'calibrate.aof', String(seed), '0', 'finish-calibrate']);
     const [, calSize] = await cal.waitFor('finishing ');
     const t0 = performance.now();
     await cal.waitFor('finished ');
@@ -303,7 +208,7 @@ describe('kill -9 of a writer', () => {
       const name = `finish-${k}.aof`;
       const file = path.join(dir, name);
       const context = `seed ${SEED} finish round ${k}`;
-      const writer = new Writer([dir, name, String(seed), String(round), 'finish']);
+      const writer = new ReportingChild('crash-writer.mjs', [dir, name, String(seed), String(round), 'finish']);
       const [, sizeWord] = await writer.waitFor('finishing ');
       const size = Number(sizeWord);
       await sleep(rand() * 1.5 * window);

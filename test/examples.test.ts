@@ -21,4 +21,18 @@ describe('README examples', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain(fs.readFileSync(path.join(ROOT, 'examples', 'quickstart.mjs'), 'utf8').trim());
   });
+
+  it('examples/follow.mjs: a reader in a worker receives every write and ends when the file is finished', async () => {
+    const dir = tmpDir();
+    const nm = path.join(dir, 'node_modules');
+    fs.mkdirSync(nm);
+    fs.symlinkSync(ROOT, path.join(nm, 'mmap-aof'));
+    const script = path.join(dir, 'follow.mjs');
+    fs.copyFileSync(path.join(ROOT, 'examples', 'follow.mjs'), script);
+    const r = await runNode(script, [path.join(dir, 'data')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('reader got: {"event":1} {"event":2} {"event":3}\n');
+    expect(fs.readdirSync(path.join(dir, 'data')), 'finish() removed the control block').toEqual(['events.aof']);
+  });
 });

@@ -1,9 +1,11 @@
 /** Shared test helpers: temporary directories and child processes running the compiled library. */
 import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterEach, expect } from 'vitest';
 import { AofError, Manager, type ManagerOptions } from '../src/index.js';
 
@@ -113,4 +115,184 @@ export function unmountTmpfs(mnt: string): void {
  */
 export function quietManager(dir = tmpDir(), options: ManagerOptions = {}): Manager {
   return new Manager(dir, { flushIntervalMs: 0, growAhead: false, populate: false, ...options });
+}
+
+// --- peers: child processes and worker threads speaking a line protocol ---------------------------
+
+export interface PeerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The process's stderr, or a worker's uncaught error. */
+  stderr: string;
+}
+
+export interface PeerOptions {
+  /** Keep a command channel open (a child's stdin, a worker's port); default false. */
+  commands?: boolean;
+  /** Kill a child process after this many ms (SIGKILL), so that a hang fails with a clear signal. */
+  killAfterMs?: number;
+  /** Run a child process as this user and group (root only). */
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * A fixture running in a child process (reports: one line per event on fd 3; commands: lines on
+ * stdin) or in a worker thread (both by postMessage). `waitFor` awaits a report line, never a
+ * clock; its time limit only turns a hang into a readable failure.
+ */
+export class Peer {
+  readonly lines: string[] = [];
+  readonly exited: Promise<PeerExit>;
+  readonly kind: 'process' | 'worker';
+  #exit: PeerExit | undefined;
+  #waiters: Array<() => void> = [];
+  #send: (line: string) => void;
+  #kill: (signal: NodeJS.Signals) => void;
+  readonly pid: number | undefined;
+
+  private constructor(kind: 'process' | 'worker', start: (peer: Peer, got: (line: string) => void, ended: (e: PeerExit) => void) => {
+    send: (line: string) => void;
+    kill: (signal: NodeJS.Signals) => void;
+    pid: number | undefined;
+  }) {
+    this.kind = kind;
+    let resolveExit!: (e: PeerExit) => void;
+    this.exited = new Promise((resolve) => (resolveExit = resolve));
+    const wakeAll = () => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    };
+    const started = start(
+      this,
+      (line) => {
+        this.lines.push(line);
+        wakeAll();
+      },
+      (e) => {
+        if (this.#exit) return;
+        this.#exit = e;
+        wakeAll();
+        resolveExit(e);
+      },
+    );
+    this.#send = started.send;
+    this.#kill = started.kill;
+    this.pid = started.pid;
+  }
+
+  /** `node script ...args` with reports on fd 3 (and stdin for commands when asked). */
+  static process(script: string, args: string[], options: PeerOptions = {}): Peer {
+    return new Peer('process', (_peer, got, ended) => {
+      const child = spawn(process.execPath, [script, ...args], {
+        stdio: [options.commands ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe'],
+        ...(options.killAfterMs ? { timeout: options.killAfterMs, killSignal: 'SIGKILL' as const } : {}),
+        ...(options.uid !== undefined ? { uid: options.uid } : {}),
+        ...(options.gid !== undefined ? { gid: options.gid } : {}),
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      let partial = '';
+      const reports = child.stdio[3] as NodeJS.ReadableStream;
+      reports.setEncoding('utf8');
+      reports.on('data', (d: string) => {
+        partial += d;
+        const parts = partial.split('\n');
+        partial = parts.pop()!;
+        for (const line of parts) got(line);
+      });
+      child.on('error', (e) => ended({ code: null, signal: null, stderr: `${stderr}\nspawn error: ${String(e)}` }));
+      child.on('close', (code, signal) => ended({ code, signal, stderr }));
+      return {
+        send: (line) => child.stdin!.write(`${line}\n`),
+        kill: (signal) => child.kill(signal),
+        pid: child.pid,
+      };
+    });
+  }
+
+  /** A worker thread running `script` with `workerData`; reports and commands by postMessage. */
+  static worker(script: string, workerData: unknown): Peer {
+    return new Peer('worker', (_peer, got, ended) => {
+      const w = new Worker(script, { workerData, stdout: false, stderr: false });
+      let error = '';
+      w.on('message', (line: string) => got(line));
+      w.on('error', (e) => (error += `${(e as Error).stack ?? String(e)}\n`));
+      w.on('exit', (code) => ended({ code, signal: null, stderr: error }));
+      return {
+        send: (line) => w.postMessage(line),
+        kill: () => void w.terminate(),
+        pid: undefined,
+      };
+    });
+  }
+
+  /** The exit, once it happened. */
+  get exit(): PeerExit | undefined {
+    return this.#exit;
+  }
+
+  send(command: string): void {
+    this.#send(command);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.#kill(signal);
+  }
+
+  /**
+   * The first report line (at index `from` or later) that starts with `match` (a word: `match`
+   * followed by a space or the end) or satisfies it; rejects if the peer exits first.
+   */
+  async waitFor(match: string | ((line: string) => boolean), options: { from?: number; timeoutMs?: number } = {}): Promise<string> {
+    const test = typeof match === 'string' ? (l: string) => l === match || l.startsWith(`${match} `) : match;
+    const from = options.from ?? 0;
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      for (const wake of this.#waiters.splice(0)) wake();
+    }, timeoutMs);
+    try {
+      for (let i = from; ; ) {
+        for (; i < this.lines.length; i++) if (test(this.lines[i]!)) return this.lines[i]!;
+        const what = typeof match === 'string' ? `"${match}"` : 'the line awaited';
+        if (this.#exit) {
+          throw new Error(`${this.kind} exited (code ${this.#exit.code}, signal ${this.#exit.signal}) before ${what}:\n` +
+            `${this.#exit.stderr}\nlast reports: ${this.lines.slice(-5).join(' | ')}`);
+        }
+        if (timedOut) throw new Error(`${this.kind}: no ${what} within ${timeoutMs} ms; last reports: ${this.lines.slice(-5).join(' | ')}`);
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends `command` and awaits the next report line starting with `reply` after it. */
+  request(command: string, reply: string): Promise<string> {
+    const from = this.lines.length;
+    this.send(command);
+    return this.waitFor(reply, { from });
+  }
+
+  /** Waits for the exit; fails unless it was code 0 and no signal. */
+  async exitedCleanly(): Promise<PeerExit> {
+    const e = await this.exited;
+    if (e.code !== 0 || e.signal !== null) {
+      throw new Error(`${this.kind} exited with code ${e.code}, signal ${e.signal}:\n${e.stderr}\nlast reports: ${this.lines.slice(-5).join(' | ')}`);
+    }
+    return e;
+  }
+}
+
+/** The JSON after the first word of a report line (`ready {...}`). */
+export function reportData<T = Record<string, any>>(line: string): T {
+  const at = line.indexOf(' ');
+  return JSON.parse(at < 0 ? 'null' : line.slice(at + 1)) as T;
+}
+
+/** Hex SHA-256 of the bytes. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -14,7 +14,7 @@ import {
   type RecoveryResult,
 } from '../src/index.js';
 // Not re-exported by the package entry point; an internal helper of the recovery layer.
-import { lastNonZero } from '../src/recovery.js';
+import { applyCommitted, lastNonZero } from '../src/recovery.js';
 
 /** The magic tail 4727544184288126122, little-endian. */
 const TAIL = Uint8Array.of(0xaa, 0x24, 0x75, 0x54, 0x63, 0x9c, 0x9b, 0x41);
@@ -608,5 +608,68 @@ describe('lastNonZero', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('applyCommitted (the committed size a crashed writer left in its control block)', () => {
+  const recover = (data: Uint8Array, committed: number) => applyCommitted(recoverWithMagic(data.length, data), committed, data);
+
+  it('rolls a torn tail with no checkpoint back to the committed size instead of failing', () => {
+    const data = bytes('first', 'second', 'torn wri', 40);
+    expect(recoverWithMagic(data.length, data).kind).toBe(RecoveryKind.Corrupted);
+    const r = recover(data, 11);
+    expect(r).toMatchObject({ kind: RecoveryKind.Tail, tail: 11, checkpoint: -1, end: 19, fromControlBlock: true });
+  });
+
+  it('keeps more than the last checkpoint when the committed size is past it', () => {
+    const data = bytes('aa', CKPT, 'bbbb', 'torn', 30);
+    const r = recover(data, 14);
+    expect(r).toMatchObject({ kind: RecoveryKind.Tail, tail: 14, checkpoint: 2, fromControlBlock: true });
+  });
+
+  it('keeps the committed size when the torn write zeroed the tail magic and content ended in zeros', () => {
+    // An append() zeroes the old tail magic before its callback runs; content before it ended in zeros.
+    const data = bytes('abc', 5, 8, 40);
+    const r = recover(data, 8);
+    expect(r).toMatchObject({ kind: RecoveryKind.Tail, tail: 8, fromControlBlock: true });
+  });
+
+  it('leaves a clean tail at or past the committed size alone (a write landed just before the crash)', () => {
+    const data = bytes('hello', 'world', TAIL, 40);
+    const clean = recoverWithMagic(data.length, data);
+    expect(applyCommitted(clean, 5, data)).toBe(clean);
+    expect(applyCommitted(clean, 10, data)).toBe(clean);
+  });
+
+  it('leaves a finished file alone', () => {
+    const data = bytes('content', CKPT);
+    const r = recoverWithMagic(data.length, data);
+    expect(applyCommitted(r, 3, data)).toBe(r);
+  });
+
+  it('ignores a committed size that does not fit the file with its tail magic, or is not an integer', () => {
+    const data = bytes('aa', CKPT, 'torn', 8);
+    const r = recoverWithMagic(data.length, data);
+    expect(applyCommitted(r, data.length - 7, data)).toBe(r);
+    expect(applyCommitted(r, -1, data)).toBe(r);
+    expect(applyCommitted(r, 2.5, data)).toBe(r);
+    expect(applyCommitted(r, Number.NaN, data)).toBe(r);
+  });
+
+  it('never keeps less than the bytes alone would (a committed size before the checkpoint rule changes nothing)', () => {
+    fc.assert(fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.nat(80), fc.boolean(),
+      (content, committed, withCheckpoint) => {
+        const data = bytes(withCheckpoint ? CKPT : new Uint8Array(0), content, 16);
+        const r = recoverWithMagic(data.length, data);
+        const a = applyCommitted(r, committed, data);
+        if (a === r) return;
+        expect(a.kind).toBe(RecoveryKind.Tail);
+        expect(a.tail).toBe(committed);
+        expect(a.fromControlBlock).toBe(true);
+        expect(committed + 8).toBeLessThanOrEqual(data.length);
+        if (r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint) expect(committed).toBeGreaterThan(r.tail);
+      },
+    ), { numRuns: 2000 });
   });
 });
