@@ -201,8 +201,11 @@ class Region : public Napi::ObjectWrap<Region> {
     }
     bool writable = info.Length() > 3 && info[3].ToBoolean().Value();
     if (length == 0) return env.Undefined();
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    void* p = mmap(r_->base + offset, length, prot, MAP_SHARED | MAP_FIXED, fd, static_cast<off_t>(offset));
+    // Read-only is MAP_PRIVATE and still writable: a stray store through a view (JS cannot make a
+    // Buffer read-only) lands in a private copy of the page instead of faulting (SIGSEGV). Pages
+    // nobody wrote to are the page cache's, so they show the writer's later bytes.
+    int flags = (writable ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED;
+    void* p = mmap(r_->base + offset, length, PROT_READ | PROT_WRITE, flags, fd, static_cast<off_t>(offset));
     if (p == MAP_FAILED) ThrowErrno(env, errno, "mmap", r_->path);
     return env.Undefined();
   }

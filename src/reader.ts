@@ -364,7 +364,11 @@ export class Reader implements TailSource, AsyncDisposable {
       this.#mapped = want;
     }
     if (size > this.#buf.length) {
-      this.#buf = Buffer.from(this.#region.buffer(bufferLength(this.#region.capacity, size, this.#buf.length)));
+      // As long as the file at least (past the mapping the reservation reads zeros): a pre-sized
+      // file then needs one buffer, not a doubling series with a full GC each (V8 counts their
+      // whole length as external memory).
+      const length = bufferLength(this.#region.capacity, Math.max(size, this.#fileSize), this.#buf.length);
+      this.#buf = Buffer.from(this.#region.buffer(length));
     }
   }
 

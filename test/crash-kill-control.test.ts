@@ -38,7 +38,14 @@ const RATE = 20_000;
 const geometry = (): Geometry => Geometry.create().with(GEOMETRY.sizeNow, GEOMETRY.sizeUpper, GEOMETRY.growthStep);
 
 /** The reader child: resolves with its report once the file is finished. */
-function startReader(file: string): { following: Promise<void>; report: Promise<{ length: number; sha256: string; events: number }> } {
+interface ReaderChild {
+  following: Promise<void>;
+  report: Promise<{ length: number; sha256: string; events: number }>;
+  /** Kills it if it is still running (a failed round must not leave a reader following forever). */
+  stop(): void;
+}
+
+function startReader(file: string): ReaderChild {
   const child = spawn(process.execPath, [fixture('control-reader.mjs'), DIST, file, 'futex'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,7 +69,7 @@ function startReader(file: string): { following: Promise<void>; report: Promise<
     });
   });
   report.catch(() => onFollowing());
-  return { following, report };
+  return { following, report, stop: () => void (child.exitCode === null && child.kill('SIGKILL')) };
 }
 
 describe('kill -9 of a writer with a control block', () => {
@@ -73,82 +80,86 @@ describe('kill -9 of a writer with a control block', () => {
     const name = 'torture.aof';
     const file = path.join(dir, name);
     let expected = Buffer.alloc(0);
-    let reader: ReturnType<typeof startReader> | undefined;
+    let reader: ReaderChild | undefined;
     const figures = { kills: 0, acknowledged: 0, torn: 0, cleanTail: 0, rolledBackBytes: 0, keptPastAck: 0, lost: 0 };
 
-    for (let round = 0; round < KILLS; round++) {
-      const context = `seed ${SEED} round ${round}`;
-      const writer = new ReportingChild('control-writer.mjs', [dir, name, String(SEED), String(round), String(RATE)]);
-      const [, openSize, openKind] = await writer.waitFor('open ');
-      expect(Number(openSize), context).toBe(expected.length);
-      expect(Number(openKind), context).toBe(expected.length === 0 ? RecoveryKind.Empty : RecoveryKind.Tail);
-      if (round === 0) {
-        // The writer holds the lock while it lives.
+    try {
+      for (let round = 0; round < KILLS; round++) {
+        const context = `seed ${SEED} round ${round}`;
+        const writer = new ReportingChild('control-writer.mjs', [dir, name, String(SEED), String(round), String(RATE)]);
+        const [, openSize, openKind] = await writer.waitFor('open ');
+        expect(Number(openSize), context).toBe(expected.length);
+        expect(Number(openKind), context).toBe(expected.length === 0 ? RecoveryKind.Empty : RecoveryKind.Tail);
+        if (round === 0) {
+          // The writer holds the lock while it lives.
+          const m = new Manager(dir);
+          expect(() => m.open(name, geometry())).toThrow(expect.objectContaining({ code: 'ERR_AOF_LOCKED' }));
+          await m.close();
+          reader = startReader(file);
+          await reader.following;
+        }
+        // Kill anywhere from right after opening to well into the writes (1–2 growth steps).
+        await sleep(rand() * 40);
+        writer.kill();
+        await writer.killed();
+        figures.kills++;
+
+        let acknowledged = expected.length;
+        for (const line of writer.lines) {
+          const [what, size] = line.split(' ');
+          if (what === 'w') acknowledged = Math.max(acknowledged, Number(size));
+        }
+        figures.acknowledged += acknowledged - expected.length;
+
+        // The bytes alone: a torn tail here has no checkpoint to roll back to.
+        const raw = fs.readFileSync(file);
+        const rr = recoverWithMagic(raw.length, raw);
+        const torn = rr.kind !== RecoveryKind.Tail;
+        if (torn) {
+          figures.torn++;
+          expect(rr.kind, `${context}: a torn tail without checkpoints`).toBe(RecoveryKind.Corrupted);
+        } else {
+          figures.cleanTail++;
+        }
+
         const m = new Manager(dir);
-        expect(() => m.open(name, geometry())).toThrow(expect.objectContaining({ code: 'ERR_AOF_LOCKED' }));
-        await m.close();
-        reader = startReader(file);
-        await reader.following;
-      }
-      // Kill anywhere from right after opening to well into the writes (1–2 growth steps).
-      await sleep(rand() * 40);
-      writer.kill();
-      await writer.killed();
-      figures.kills++;
-
-      let acknowledged = expected.length;
-      for (const line of writer.lines) {
-        const [what, size] = line.split(' ');
-        if (what === 'w') acknowledged = Math.max(acknowledged, Number(size));
-      }
-      figures.acknowledged += acknowledged - expected.length;
-
-      // The bytes alone: a torn tail here has no checkpoint to roll back to.
-      const raw = fs.readFileSync(file);
-      const rr = recoverWithMagic(raw.length, raw);
-      const torn = rr.kind !== RecoveryKind.Tail;
-      if (torn) {
-        figures.torn++;
-        expect(rr.kind, `${context}: a torn tail without checkpoints`).toBe(RecoveryKind.Corrupted);
-      } else {
-        figures.cleanTail++;
+        try {
+          const aof = m.open(name, geometry());
+          expect(aof.state, context).toBe(FileState.Opened);
+          expect(aof.recovery.kind, context).toBe(expected.length === 0 && aof.size === 0 ? RecoveryKind.Empty : RecoveryKind.Tail);
+          expect(Boolean(aof.recovery.fromControlBlock), `${context}: the control block decides exactly when the tail is torn`)
+            .toBe(torn && aof.size > 0);
+          if (torn) figures.rolledBackBytes += rr.end - aof.size;
+          const size = aof.size;
+          if (size < acknowledged) figures.lost += acknowledged - size;
+          expect(size, `${context}: every acknowledged write survives`).toBeGreaterThanOrEqual(acknowledged);
+          if (size > acknowledged) figures.keptPastAck++;
+          const view = aof.view();
+          expectSameBytes(view.subarray(0, expected.length), expected, `${context}: earlier rounds`);
+          const fresh = new Stream(SEED, round).prefix(size - expected.length, false);
+          expectSameBytes(view.subarray(expected.length), fresh, `${context}: this round`);
+          expected = Buffer.concat([expected, fresh]);
+        } finally {
+          await m.close();
+        }
       }
 
+      // One last writer continues and finishes the file: the reader reaches EOF with every byte.
       const m = new Manager(dir);
-      try {
-        const aof = m.open(name, geometry());
-        expect(aof.state, context).toBe(FileState.Opened);
-        expect(aof.recovery.kind, context).toBe(expected.length === 0 && aof.size === 0 ? RecoveryKind.Empty : RecoveryKind.Tail);
-        expect(Boolean(aof.recovery.fromControlBlock), `${context}: the control block decides exactly when the tail is torn`)
-          .toBe(torn && aof.size > 0);
-        if (torn) figures.rolledBackBytes += rr.end - aof.size;
-        const size = aof.size;
-        if (size < acknowledged) figures.lost += acknowledged - size;
-        expect(size, `${context}: every acknowledged write survives`).toBeGreaterThanOrEqual(acknowledged);
-        if (size > acknowledged) figures.keptPastAck++;
-        const view = aof.view();
-        expectSameBytes(view.subarray(0, expected.length), expected, `${context}: earlier rounds`);
-        const fresh = new Stream(SEED, round).prefix(size - expected.length, false);
-        expectSameBytes(view.subarray(expected.length), fresh, `${context}: this round`);
-        expected = Buffer.concat([expected, fresh]);
-      } finally {
-        await m.close();
-      }
+      const aof = m.open(name, geometry());
+      expect(aof.size).toBe(expected.length);
+      aof.write('the end\n');
+      expected = Buffer.concat([expected, Buffer.from('the end\n')]);
+      await aof.finish();
+      await m.close();
+      const seen = await reader!.report;
+      expect(seen.length).toBe(expected.length);
+      expect(seen.sha256, 'the reader saw exactly the final content, in order').toBe(createHash('sha256').update(expected).digest('hex'));
+      expect(fs.existsSync(`${file}-shm`), 'a finished file keeps no control block').toBe(false);
+      console.log(`crash-kill-control figures: ${JSON.stringify({ ...figures, bytes: expected.length, readerEvents: seen.events })}`);
+      expect(figures.lost).toBe(0);
+    } finally {
+      reader?.stop();
     }
-
-    // One last writer continues and finishes the file: the reader reaches EOF with every byte.
-    const m = new Manager(dir);
-    const aof = m.open(name, geometry());
-    expect(aof.size).toBe(expected.length);
-    aof.write('the end\n');
-    expected = Buffer.concat([expected, Buffer.from('the end\n')]);
-    await aof.finish();
-    await m.close();
-    const seen = await reader!.report;
-    expect(seen.length).toBe(expected.length);
-    expect(seen.sha256, 'the reader saw exactly the final content, in order').toBe(createHash('sha256').update(expected).digest('hex'));
-    expect(fs.existsSync(`${file}-shm`), 'a finished file keeps no control block').toBe(false);
-    console.log(`crash-kill-control figures: ${JSON.stringify({ ...figures, bytes: expected.length, readerEvents: seen.events })}`);
-    expect(figures.lost).toBe(0);
   }, 120_000);
 });

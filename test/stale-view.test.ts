@@ -120,6 +120,18 @@ describe('stale views never crash the process', () => {
     expect(r.afterClose).toEqual({ v1Sum: 0, whole1Sum: 0, v2Sum: 0, nowSum: 0 });
   });
 
+  it('stores through views of read-only mappings (a finished file, a Reader) neither crash nor reach the file', async () => {
+    const r = await runStale('write-read-only');
+    // The store lands in a private copy of the page: visible through the view, not on disk.
+    expect(r.finishedView).toBe(0xee);
+    expect(r.readerView).toBe('z');
+    expect(r.onDisk).toBe(true);
+    expect(r.liveOnDisk).toBe('abcdef');
+    // That page is now a private copy: it no longer shows the writer's later bytes (documented:
+    // the price of not faulting). The read still works.
+    expect(r.after).toHaveLength(3);
+  });
+
   it('views and files dropped after close are collected: the finalizers unmap, nothing crashes', async () => {
     const r = await runStale('gc', ['--expose-gc']);
     const reservations = r.files + 1; // FILES closed ones + one never closed
