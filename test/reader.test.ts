@@ -1010,6 +1010,7 @@ describe('reader lifecycle and errors', () => {
     const reader = openReader(aof.path);
     const waiting = reader.tail({ from: reader.size });
     const pending = waiting.next();
+    pending.catch(() => {}); // rejects during close(), before it is looked at
     await reader.close();
     expectAofError(await rejectionWithin(pending), 'ERR_AOF_CLOSED');
     // TailIterator.next(): "an error is thrown once; afterwards the iterator is just done".
@@ -1100,7 +1101,11 @@ describe('reader lifecycle and errors', () => {
     await nextTurn();
     const m = new Manager(dir, { flushIntervalMs: 0 });
     const readers = [m.follow('f.aof'), m.follow('f.aof', { wake: 'poll', interval: 1 }), m.follow('f.aof', { wake: 'spin' })];
-    const pending = readers.map((r) => r.tail({ from: 3 }).next());
+    const pending = readers.map((r) => {
+      const next = r.tail({ from: 3 }).next();
+      next.catch(() => {}); // it rejects during m.close(), before the loop below looks at it
+      return next;
+    });
     const subs = readers.map((r) => collect(r));
     await until(() => subs.every((s) => s.state.position === 3), 'the subscribers');
     await m.close();
