@@ -2,9 +2,13 @@
 // (or worker) sleeps until a writer publishes. Linux only (futex(2) on a MAP_SHARED page keys on
 // the file and offset, so it works across processes).
 //
-// A FutexWaiter owns one native thread. JS arms it with the value it last saw; the thread
-// sleeps in FUTEX_WAIT until the word differs (or a timeout passes) and then delivers one
-// callback to the JS thread through a thread-safe function. The event loop never blocks.
+// A FutexWaiter owns one native thread. JS starts it with the value it last saw; the thread
+// sleeps in FUTEX_WAIT until the word differs (or a timeout passes), delivers a callback to the
+// JS thread through a thread-safe function and goes straight back to sleep on the new value.
+// Callbacks are coalesced: none is sent while one is pending (not yet acknowledged by JS with
+// ack(), which JS calls before it reads the shared state), so a busy writer costs the reader one
+// callback per JS turn, and no round trip through JS before the thread sleeps again. The event
+// loop never blocks.
 #include "common.h"
 
 #include <linux/futex.h>
@@ -45,7 +49,9 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "FutexWaiter", {
-      InstanceMethod<&FutexWaiter::Arm>("arm"),
+      InstanceMethod<&FutexWaiter::Start>("start"),
+      InstanceMethod<&FutexWaiter::Ack>("ack"),
+      InstanceMethod<&FutexWaiter::Pause>("stop"),
       InstanceMethod<&FutexWaiter::Ref>("ref"),
       InstanceMethod<&FutexWaiter::Unref>("unref"),
       InstanceMethod<&FutexWaiter::Close>("close"),
@@ -99,21 +105,35 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
 
   void Loop() {
     for (;;) {
-      uint32_t expected;
+      uint32_t last;
       long timeoutMs;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_.load() || armed_; });
+        cv_.wait(lock, [this] { return stop_.load() || running_; });
         if (stop_.load()) return;
-        armed_ = false;
-        expected = expected_;
+        restart_ = false;
+        last = expected_;
         timeoutMs = timeoutMs_;
       }
-      bool changed = Wait(expected, timeoutMs);
-      if (stop_.load()) return;
-      tsfn_.NonBlockingCall([changed](Napi::Env env, Napi::Function callback) {
-        callback.Call({Napi::Boolean::New(env, changed)});
-      });
+      for (;;) {
+        bool changed = Wait(last, timeoutMs);
+        if (stop_.load()) return;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (!running_) break;
+          if (restart_) {  // start() again while we slept: take its value
+            restart_ = false;
+            last = expected_;
+            timeoutMs = timeoutMs_;
+            continue;
+          }
+        }
+        if (changed) last = __atomic_load_n(seq_, __ATOMIC_SEQ_CST);
+        if (pending_.exchange(true)) continue;  // JS has not handled the last one yet: it will see this too
+        tsfn_.NonBlockingCall([changed](Napi::Env env, Napi::Function callback) {
+          callback.Call({Napi::Boolean::New(env, changed)});
+        });
+      }
     }
   }
 
@@ -139,8 +159,9 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
     return changed;
   }
 
-  // arm(expected, timeoutMs): one callback once the word differs from expected, or after timeoutMs.
-  Napi::Value Arm(const Napi::CallbackInfo& info) {
+  // start(expected, timeoutMs): callbacks whenever the word moves on from expected (and then from
+  // each value seen), or after timeoutMs without a change; until stop().
+  Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     size_t expected, timeoutMs;
     if (!ArgSize(info, 0, "expected", &expected) || !ArgSize(info, 1, "timeoutMs", &timeoutMs)) return env.Undefined();
@@ -152,10 +173,25 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
       std::lock_guard<std::mutex> lock(mu_);
       expected_ = static_cast<uint32_t>(expected);
       timeoutMs_ = static_cast<long>(timeoutMs > 86400000 ? 86400000 : timeoutMs);
-      armed_ = true;
+      running_ = true;
+      restart_ = true;
+      pending_.store(false);
     }
     cv_.notify_one();
     return env.Undefined();
+  }
+
+  // ack(): the last callback is being handled; the next change gets a callback of its own.
+  Napi::Value Ack(const Napi::CallbackInfo& info) {
+    pending_.store(false);
+    return info.Env().Undefined();
+  }
+
+  // stop(): no more callbacks after the current sleep ends (one may still be in flight).
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
+    return info.Env().Undefined();
   }
 
   // While referenced, a pending callback keeps the event loop (and so the process) alive.
@@ -182,7 +218,9 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false};
-  bool armed_ = false;
+  std::atomic<bool> pending_{false};
+  bool running_ = false;
+  bool restart_ = false;
   uint32_t expected_ = 0;
   long timeoutMs_ = 0;
   bool live_ = false;

@@ -34,8 +34,15 @@ export interface NativeRegion {
  * the JS thread once the word changes (or a timeout passes).
  */
 export interface NativeFutexWaiter {
-  /** One callback once the word differs from `expected`, or after `timeoutMs`. */
-  arm(expected: number, timeoutMs: number): void;
+  /**
+   * Callbacks whenever the word moves on (from `expected`, then from each value seen), or after
+   * `timeoutMs` without a change, until `stop()`. None while one is pending: call `ack()` first
+   * thing in the callback, before reading the shared state.
+   */
+  start(expected: number, timeoutMs: number): void;
+  ack(): void;
+  /** No more callbacks once the current sleep ends (one may still arrive). */
+  stop(): void;
   /** Keep the event loop alive while a callback may come. */
   ref(): void;
   unref(): void;

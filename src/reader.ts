@@ -420,7 +420,7 @@ export class Reader implements TailSource, AsyncDisposable {
       this.#waiter ??= new native.FutexWaiter(c.bytes, ControlBlock.SEQ_OFFSET, ControlBlock.WAITERS_OFFSET,
         (changed) => this.#onFutex(changed));
       this.#waiter.ref();
-      this.#waiter.arm(this.#seq, MAINTAIN_MS);
+      this.#waiter.start(this.#seq, MAINTAIN_MS);
     } else if (wake === 'spin') {
       setImmediate(this.#spin);
     } else {
@@ -432,6 +432,7 @@ export class Reader implements TailSource, AsyncDisposable {
   #stopFollowing(): void {
     if (!this.#following) return;
     this.#following = false;
+    this.#waiter?.stop();
     this.#waiter?.unref();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
@@ -439,10 +440,10 @@ export class Reader implements TailSource, AsyncDisposable {
 
   #onFutex(changed: boolean): void {
     if (!this.#following) return;
+    // Before reading the block: a publish from now on gets a callback of its own.
+    this.#waiter?.ack();
     this.#signal();
     if (!changed) this.#maintain();
-    // #maintain may have swapped the block (and the waiter with it).
-    if (this.#following && this.#waiter) this.#waiter.arm(this.#seq, MAINTAIN_MS);
   }
 
   #poll(): void {
