@@ -115,3 +115,72 @@ describe('Region', () => {
     fs.closeSync(b);
   });
 });
+
+describe('FutexWaiter', () => {
+  /** A word to wait on (8-byte aligned memory) and a waiter with its callbacks recorded. */
+  function setup() {
+    const bytes = new Uint8Array(new ArrayBuffer(64));
+    const words = new Int32Array(bytes.buffer);
+    const calls: boolean[] = [];
+    let onCall: (() => void) | undefined;
+    const waiter = new native.FutexWaiter(bytes, 0, 4, (changed) => {
+      calls.push(changed);
+      onCall?.();
+    });
+    const nextCall = () => new Promise<void>((resolve) => (onCall = resolve));
+    const bump = () => {
+      Atomics.add(words, 0, 1);
+      native.futexWake(bytes, 0);
+    };
+    return { bytes, words, calls, waiter, nextCall, bump };
+  }
+
+  it('calls back once the word moves on, counts itself as a waiter while asleep, and coalesces until ack()', async () => {
+    const { words, calls, waiter, nextCall, bump } = setup();
+    try {
+      let call = nextCall();
+      waiter.start(0, 10_000);
+      // The thread counts itself in the waiters word before it sleeps.
+      for (let i = 0; Atomics.load(words, 1) !== 1; i++) {
+        if (i > 1000) throw new Error('the waiter never went to sleep');
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      bump();
+      await call;
+      expect(calls).toEqual([true]);
+      // Not acknowledged: more changes send nothing (JS will see them when it handles the first).
+      bump();
+      bump();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(calls).toEqual([true]);
+      // Acknowledged: the next change is a callback of its own.
+      call = nextCall();
+      waiter.ack();
+      bump();
+      await call;
+      expect(calls).toEqual([true, true]);
+    } finally {
+      waiter.close();
+    }
+  });
+
+  it('calls back with false after the timeout without a change; stop() ends the callbacks; close() is idempotent', async () => {
+    const { words, calls, waiter, nextCall, bump } = setup();
+    const call = nextCall();
+    waiter.start(0, 20);
+    await call;
+    expect(calls).toEqual([false]);
+    waiter.stop();
+    waiter.ack();
+    await new Promise((resolve) => setTimeout(resolve, 60)); // at most one callback may still come
+    const after = calls.length;
+    bump();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(calls.length).toBe(after);
+    expect(after).toBeLessThanOrEqual(2);
+    waiter.close();
+    waiter.close();
+    expect(Atomics.load(words, 1), 'no thread counts itself as waiting after close').toBe(0);
+    expect(() => waiter.start(0, 10)).toThrow(/closed/);
+  });
+});
