@@ -11,9 +11,10 @@
  * - the next round's writer continues the file from there.
  *
  * Meanwhile a reader child (test/fixtures/control-reader.mjs) follows the file from offset 0
- * across all the writers, killed or not; at the end the file is finished and the reader reports
- * the hash of every byte it saw: equal to the final content, so it never saw a byte a recovery
- * later rolled back, missed nothing, and followed each new writer.
+ * across all the writers, killed or not; once the file holds 16 MiB (and at the end) it is
+ * finished and the reader reports the hash of every byte it saw: equal to the final content, so
+ * it never saw a byte a recovery later rolled back, missed nothing, and followed each new writer.
+ * The next rounds go to a new file with a new reader.
  *
  * AOF_TORTURE_KILLS sets the number of kills (default 20), AOF_TORTURE_SEED the seed (printed).
  */
@@ -34,6 +35,8 @@ const SEED = (process.env.AOF_TORTURE_SEED !== undefined
   : (Date.now() ^ (process.pid << 16))) >>> 0;
 /** Bytes per millisecond: slower than crash-kill.test.ts, as every write is reported. */
 const RATE = 20_000;
+/** Finish the file and start a new one once it holds this much (sizeUpper is 64 MiB). */
+const ROTATE = 16 * 1024 * 1024;
 
 const geometry = (): Geometry => Geometry.create().with(GEOMETRY.sizeNow, GEOMETRY.sizeUpper, GEOMETRY.growthStep);
 
@@ -77,20 +80,50 @@ describe('kill -9 of a writer with a control block', () => {
     console.log(`crash-kill-control torture: seed ${SEED} (AOF_TORTURE_SEED=${SEED} reproduces), ${KILLS} kills`);
     const rand = prng(SEED);
     const dir = tmpDir('aof-crash-control-');
-    const name = 'torture.aof';
-    const file = path.join(dir, name);
+    let fileNo = 0;
+    let name = `torture-${fileNo}.aof`;
+    let file = path.join(dir, name);
     let expected = Buffer.alloc(0);
     let reader: ReaderChild | undefined;
-    const figures = { kills: 0, acknowledged: 0, torn: 0, cleanTail: 0, rolledBackBytes: 0, keptPastAck: 0, lost: 0 };
+    const figures = {
+      kills: 0, files: 1, acknowledged: 0, torn: 0, cleanTail: 0, rolledBackBytes: 0, keptPastAck: 0, lost: 0,
+      bytes: 0, readerEvents: 0,
+    };
+
+    /** One last writer continues and finishes the file: its reader reaches EOF with every byte. */
+    const finishFile = async (): Promise<void> => {
+      const m = new Manager(dir);
+      const aof = m.open(name, geometry());
+      expect(aof.size).toBe(expected.length);
+      aof.write('the end\n');
+      expected = Buffer.concat([expected, Buffer.from('the end\n')]);
+      await aof.finish();
+      await m.close();
+      const seen = await reader!.report;
+      reader = undefined;
+      expect(seen.length, name).toBe(expected.length);
+      expect(seen.sha256, `${name}: the reader saw exactly the final content, in order`)
+        .toBe(createHash('sha256').update(expected).digest('hex'));
+      expect(fs.existsSync(`${file}-shm`), 'a finished file keeps no control block').toBe(false);
+      figures.bytes += expected.length;
+      figures.readerEvents += seen.events;
+    };
 
     try {
       for (let round = 0; round < KILLS; round++) {
-        const context = `seed ${SEED} round ${round}`;
+        if (expected.length > ROTATE) {
+          await finishFile();
+          name = `torture-${++fileNo}.aof`;
+          file = path.join(dir, name);
+          expected = Buffer.alloc(0);
+          figures.files++;
+        }
+        const context = `seed ${SEED} round ${round} file ${name}`;
         const writer = new ReportingChild('control-writer.mjs', [dir, name, String(SEED), String(round), String(RATE)]);
         const [, openSize, openKind] = await writer.waitFor('open ');
         expect(Number(openSize), context).toBe(expected.length);
         expect(Number(openKind), context).toBe(expected.length === 0 ? RecoveryKind.Empty : RecoveryKind.Tail);
-        if (round === 0) {
+        if (!reader) {
           // The writer holds the lock while it lives.
           const m = new Manager(dir);
           expect(() => m.open(name, geometry())).toThrow(expect.objectContaining({ code: 'ERR_AOF_LOCKED' }));
@@ -144,22 +177,11 @@ describe('kill -9 of a writer with a control block', () => {
         }
       }
 
-      // One last writer continues and finishes the file: the reader reaches EOF with every byte.
-      const m = new Manager(dir);
-      const aof = m.open(name, geometry());
-      expect(aof.size).toBe(expected.length);
-      aof.write('the end\n');
-      expected = Buffer.concat([expected, Buffer.from('the end\n')]);
-      await aof.finish();
-      await m.close();
-      const seen = await reader!.report;
-      expect(seen.length).toBe(expected.length);
-      expect(seen.sha256, 'the reader saw exactly the final content, in order').toBe(createHash('sha256').update(expected).digest('hex'));
-      expect(fs.existsSync(`${file}-shm`), 'a finished file keeps no control block').toBe(false);
-      console.log(`crash-kill-control figures: ${JSON.stringify({ ...figures, bytes: expected.length, readerEvents: seen.events })}`);
+      await finishFile();
+      console.log(`crash-kill-control figures: ${JSON.stringify(figures)}`);
       expect(figures.lost).toBe(0);
     } finally {
       reader?.stop();
     }
-  }, 120_000);
+  }, 120_000 + KILLS * 1_000);
 });
