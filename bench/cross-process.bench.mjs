@@ -28,9 +28,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { benchDir, describeFilesystem, envInt, environmentLines, gcIfExposed, median, si, table } from './lib.mjs';
+import { benchDir, describeFilesystem, envInt, environmentLines, gcCounter, gcIfExposed, median, prefault, si, table } from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const DIST = new URL('../dist/index.js', import.meta.url).href;
@@ -95,14 +94,7 @@ async function latencyChild(cfg) {
   let wall0 = 0;
   let wall1 = 0;
   let cpu1;
-  const gcs = { count: 0, maxMs: 0, on: false };
-  new PerformanceObserver((list) => {
-    if (!gcs.on) return;
-    for (const e of list.getEntries()) {
-      gcs.count++;
-      if (e.duration > gcs.maxMs) gcs.maxMs = e.duration;
-    }
-  }).observe({ entryTypes: ['gc'] });
+  const gcs = gcCounter();
 
   // One event seen at `now` (up to 100k calls a second: no allocation).
   const see = (now, seq, sent) => {
@@ -218,7 +210,7 @@ async function latencyChild(cfg) {
     cpuMs: cpu1 ? (cpu1.user + cpu1.system) / 1000 : NaN,
     wallMs: (wall1 - wall0) / 1e6,
     gcs: gcs.count,
-    gcMaxMs: gcs.maxMs,
+    gcMaxMs: gcs.max,
   });
   process.disconnect();
 }
@@ -236,14 +228,7 @@ async function readerChild(cfg) {
   let events = 0;
   let bad;
   let cpu0;
-  const gcs = { count: 0, ms: 0, on: false };
-  new PerformanceObserver((list) => {
-    if (!gcs.on) return;
-    for (const e of list.getEntries()) {
-      gcs.count++;
-      gcs.ms += e.duration;
-    }
-  }).observe({ entryTypes: ['gc'] });
+  const gcs = gcCounter();
   const it = reader.tail({ from: 0 });
   const iterating = (async () => {
     for await (const ev of it) {
@@ -392,12 +377,7 @@ async function main() {
     const name = `xp-${fileSeq++}.aof`;
     const size = pageUp(bytes + 8);
     const aof = m.open(name, Geometry.create().with(size, size, size));
-    aof.append(aof.fileSize - aof.size - 8, (ev) => {
-      const t = ev.tail;
-      for (let i = 0; i < t.length; i += 4096) t[i] = 0;
-      return 0;
-    });
-    if (aof.size !== 0) throw new Error('pre-touch wrote bytes');
+    prefault(aof);
     return aof;
   }
 

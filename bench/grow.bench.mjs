@@ -14,8 +14,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { benchDir, describeFilesystem, envInt, environmentLines, median, requireV8Flags, si, table } from './lib.mjs';
+import { performance } from 'node:perf_hooks';
+import { benchDir, describeFilesystem, envInt, environmentLines, gcCounter, median, requireV8Flags, si, table } from './lib.mjs';
 
 // gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
 const self = requireV8Flags(import.meta.url);
@@ -53,14 +53,7 @@ const managers = {
 const policyName = { on: 'on', off: 'off', onBig: `on, threshold ${BIG_THRESHOLD / KiB} KiB` };
 
 // Garbage collections during the timed loop (V8 'gc' performance entries, delivered asynchronously).
-const gcLog = { count: 0, ms: 0, on: false };
-new PerformanceObserver((list) => {
-  if (!gcLog.on) return;
-  for (const e of list.getEntries()) {
-    gcLog.count++;
-    gcLog.ms += e.duration;
-  }
-}).observe({ entryTypes: ['gc'] });
+const gcLog = gcCounter();
 const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 function writeLoop(aof, buf, n) {

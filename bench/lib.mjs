@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /** Number of processing units available, as `nproc` prints it. */
@@ -164,4 +165,31 @@ export function benchDir(base, prefix) {
   process.on('exit', cleanup);
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
   return dir;
+}
+
+/**
+ * Counts V8 garbage collections while `on` is true: `count`, `ms` (total pause) and `max` (the
+ * longest). The observer's entries arrive asynchronously: let a timer pass before reading.
+ */
+export function gcCounter() {
+  const c = { count: 0, ms: 0, max: 0, on: false };
+  new PerformanceObserver((list) => {
+    if (!c.on) return;
+    for (const e of list.getEntries()) {
+      c.count++;
+      c.ms += e.duration;
+      if (e.duration > c.max) c.max = e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return c;
+}
+
+/** Write-faults every page of a pre-sized AOF past its content (untimed), writing nothing. */
+export function prefault(aof) {
+  aof.append(aof.fileSize - aof.size - 8, (ev) => {
+    const t = ev.tail;
+    for (let i = 0; i < t.length; i += 4096) t[i] = 0;
+    return 0;
+  });
+  if (aof.size !== 0) throw new Error('pre-touch wrote bytes');
 }

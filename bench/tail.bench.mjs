@@ -20,8 +20,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { benchDir, describeFilesystem, envInt, environmentLines, hasFastProperties, median, requireV8Flags, si, table } from './lib.mjs';
+import { performance } from 'node:perf_hooks';
+import { benchDir, describeFilesystem, envInt, environmentLines, gcCounter, hasFastProperties, median, prefault, requireV8Flags, si, table } from './lib.mjs';
 
 // gc() between runs and %HasFastProperties need V8 flags: re-run with them when missing.
 const self = requireV8Flags(import.meta.url);
@@ -76,12 +76,7 @@ function openWarm(manager, bytes) {
   // the file (V8 counts it as external memory; a 4 GiB one made each open a memory-reducing GC).
   const size = pageUp(bytes + 8);
   const aof = manager.open(name, Geometry.create().with(size, size, GROWTH_STEP));
-  aof.append(aof.fileSize - aof.size - 8, (ev) => {
-    const t = ev.tail;
-    for (let i = 0; i < t.length; i += 4096) t[i] = 0;
-    return 0;
-  });
-  if (aof.size !== 0) throw new Error('pre-touch wrote bytes');
+  prefault(aof);
   return { name, aof };
 }
 
@@ -98,15 +93,7 @@ function pct(sorted, n, p) {
 }
 
 // Garbage-collection pauses during a run (V8 'gc' performance entries): the main source of latency outliers.
-const gcLog = { count: 0, ms: 0, max: 0, on: false };
-new PerformanceObserver((list) => {
-  if (!gcLog.on) return;
-  for (const e of list.getEntries()) {
-    gcLog.count++;
-    gcLog.ms += e.duration;
-    if (e.duration > gcLog.max) gcLog.max = e.duration;
-  }
-}).observe({ entryTypes: ['gc'] });
+const gcLog = gcCounter();
 function gcStart() {
   gcLog.count = 0;
   gcLog.ms = 0;

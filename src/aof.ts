@@ -17,7 +17,7 @@ import {
   pathNames,
   type FileIdentity,
 } from './control-block.js';
-import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
+import { AofError, ErrorCode, checkRange, closed, invalidArg, readOnly } from './errors.js';
 import type { Geometry } from './geometry.js';
 import { native, isSystemError, type NativeRegion } from './native.js';
 import { openFile, type Backing } from './open-file.js';
@@ -778,12 +778,7 @@ export class AOF implements AsyncDisposable, TailSource {
    */
   view(begin = 0, end = this.#size): Buffer {
     this.#checkOpen();
-    if (!Number.isSafeInteger(begin) || begin < 0 || begin > this.#size) {
-      throw invalidArg('begin', `an integer from 0 to size (${this.#size})`, begin);
-    }
-    if (!Number.isSafeInteger(end) || end < begin || end > this.#size) {
-      throw invalidArg('end', `an integer from begin (${begin}) to size (${this.#size})`, end);
-    }
+    checkRange(begin, end, this.#size);
     return this.#buf.subarray(begin, end);
   }
 

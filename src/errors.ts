@@ -68,3 +68,13 @@ export function checkSize(what: string, value: unknown): number {
   }
   return value;
 }
+
+/** Validates a range [begin, end) of content of `size` bytes (the defaults of a `view()`). */
+export function checkRange(begin: unknown, end: unknown, size: number): void {
+  if (typeof begin !== 'number' || !Number.isSafeInteger(begin) || begin < 0 || begin > size) {
+    throw invalidArg('begin', `an integer from 0 to size (${size})`, begin);
+  }
+  if (typeof end !== 'number' || !Number.isSafeInteger(end) || end < begin || end > size) {
+    throw invalidArg('end', `an integer from begin (${begin}) to size (${size})`, end);
+  }
+}

@@ -17,7 +17,7 @@ import * as nodePath from 'node:path';
 import type { Readable } from 'node:stream';
 import { bufferLength } from './aof.js';
 import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
-import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { AofError, ErrorCode, checkRange, closed, invalidArg } from './errors.js';
 import { MAX_FILE_SIZE } from './geometry.js';
 import { native, isSystemError, type NativeFutexWaiter, type NativeRegion } from './native.js';
 import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
@@ -211,13 +211,7 @@ export class Reader implements TailSource, AsyncDisposable {
   /** A view of [begin, end) of the content (no copy). It reads zeros after close, never faults. */
   view(begin = 0, end = this.size): Buffer {
     this.#checkOpen();
-    const size = this.size;
-    if (!Number.isSafeInteger(begin) || begin < 0 || begin > size) {
-      throw invalidArg('begin', `an integer from 0 to size (${size})`, begin);
-    }
-    if (!Number.isSafeInteger(end) || end < begin || end > size) {
-      throw invalidArg('end', `an integer from begin (${begin}) to size (${size})`, end);
-    }
+    checkRange(begin, end, this.size);
     return this.#buf.subarray(begin, end);
   }
 

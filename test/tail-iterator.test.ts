@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Manager, TailerState, type AOF, type ReadEvent } from '../src/index.js';
-import { deferred, nextTurn, pseudoRandomBytes, quietManager, settlesWithin, tmpDir, turns } from './helpers.js';
+import { deferred, nextTurn, pseudoRandomBytes, quietManager, rejectionOf, settlesWithin, tmpDir, turns } from './helpers.js';
 
 /** Writes `data` in pieces of varying size, one piece per turn. */
 async function writeAcrossTurns(aof: AOF, data: Buffer, maxPiece = 4096): Promise<void> {
@@ -34,15 +34,6 @@ function collector(): { sink: Writable; chunks: Buffer[]; data(): Buffer } {
     },
   });
   return { sink, chunks, data: () => Buffer.concat(chunks) };
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('aof.tail()', () => {
