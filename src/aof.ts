@@ -6,7 +6,6 @@
  * headroom falls below a threshold the file grows ahead of the writer off the event loop.
  */
 import * as fs from 'node:fs';
-import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
   COMMITTED_WORD,
@@ -32,17 +31,7 @@ import {
   type RecoveryResult,
 } from './recovery.js';
 import { now, type StatsRecorder } from './stats.js';
-import {
-  FileState,
-  TailIterator,
-  Tailer,
-  createReadStream,
-  type Consumer,
-  type ReadStreamOptions,
-  type SubscribeOptions,
-  type TailOptions,
-  type TailSource,
-} from './tailer.js';
+import { FileState, Followable, type Tailer } from './tailer.js';
 
 export { FileState };
 
@@ -201,7 +190,7 @@ export function bufferLength(capacity: number, needed: number, previous: number)
 
 const EMPTY: RecoveryResult = Object.freeze({ kind: RecoveryKind.Empty, tail: 0, checkpoint: -1, end: 0, fileSize: 0 });
 
-export class AOF implements AsyncDisposable, TailSource {
+export class AOF extends Followable implements AsyncDisposable {
   // Only the state the write path reads lives in private fields. V8 turns objects of a class with
   // 16 or more private fields into slow dictionary-mode objects once earlier instances have been
   // collected (bench/micro-private-fields.mjs): write() then runs 3.5x slower. Keep this list short.
@@ -226,6 +215,7 @@ export class AOF implements AsyncDisposable, TailSource {
 
   /** @internal Use `Manager.open` or `Manager.openAnonymous`. */
   constructor(ctx: AofContext, backing: Backing) {
+    super();
     const anonymous = backing.anonymousSize !== undefined;
     const fileSize = anonymous ? pageUp(Math.max(backing.anonymousSize!, 1)) : fs.fstatSync(backing.fd).size;
     if (fileSize === 0 && !backing.writable) {
@@ -784,23 +774,7 @@ export class AOF implements AsyncDisposable, TailSource {
 
   // --- tailers ---------------------------------------------------------------------------------
 
-  /**
-   * Follows the appends: `consumer.pollRead(event)` is called with the new bytes once per turn in
-   * which there were writes (or at most once per `interval` ms), starting at `from`.
-   */
-  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
-    return new Tailer(this, consumer, options);
-  }
-
-  /** Async iteration over read events from `from`; ends at EOF (a finished file). */
-  tail(options: TailOptions = {}): TailIterator {
-    return new TailIterator(this, options);
-  }
-
-  /** A Readable of the content from `start`; `follow` (default true) keeps reading new writes until EOF. */
-  createReadStream(options: ReadStreamOptions = {}): Readable {
-    return createReadStream(this, options);
-  }
+  // subscribe(), tail() and createReadStream() come from Followable.
 
   /** @internal TailSource: a view for a tailer, also while the file is closing. */
   tailView(begin: number, end: number): Buffer {

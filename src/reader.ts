@@ -14,7 +14,6 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import type { Readable } from 'node:stream';
 import { bufferLength } from './aof.js';
 import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
 import { AofError, ErrorCode, checkRange, closed, invalidArg } from './errors.js';
@@ -22,17 +21,7 @@ import { MAX_FILE_SIZE } from './geometry.js';
 import { native, isSystemError, type NativeFutexWaiter, type NativeRegion } from './native.js';
 import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
 import type { StatsRecorder } from './stats.js';
-import {
-  FileState,
-  TailIterator,
-  Tailer,
-  createReadStream,
-  type Consumer,
-  type ReadStreamOptions,
-  type SubscribeOptions,
-  type TailOptions,
-  type TailSource,
-} from './tailer.js';
+import { FileState, Followable, type Tailer } from './tailer.js';
 
 export type WakeMode = 'futex' | 'poll' | 'spin';
 
@@ -120,7 +109,7 @@ export function openReader(path: string, options: ReaderOptions = {}): Reader {
   return new Reader(nodePath.resolve(path), nodePath.basename(path), openReaderOptions(options), {});
 }
 
-export class Reader implements TailSource, AsyncDisposable {
+export class Reader extends Followable implements AsyncDisposable {
   readonly #name: string;
   readonly #path: string;
   readonly #fd: number;
@@ -149,6 +138,7 @@ export class Reader implements TailSource, AsyncDisposable {
 
   /** @internal Use {@link openReader} or `Manager.follow`. */
   constructor(path: string, name: string, options: Required<ReaderOptions>, ctx: ReaderContext) {
+    super();
     this.#path = path;
     this.#name = name;
     this.#options = options;
@@ -215,20 +205,7 @@ export class Reader implements TailSource, AsyncDisposable {
     return this.#buf.subarray(begin, end);
   }
 
-  /** Follows the file: `consumer.pollRead(event)` with new bytes, as for an AOF. */
-  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
-    return new Tailer(this, consumer, options);
-  }
-
-  /** Async iteration over read events from `from`; ends at EOF (the writer finished the file). */
-  tail(options: TailOptions = {}): TailIterator {
-    return new TailIterator(this, options);
-  }
-
-  /** A Readable of the content from `start`; `follow` (default true) keeps reading until EOF. */
-  createReadStream(options: ReadStreamOptions = {}): Readable {
-    return createReadStream(this, options);
-  }
+  // subscribe(), tail() and createReadStream() come from Followable, as for an AOF.
 
   // --- the control block -----------------------------------------------------------------------
 

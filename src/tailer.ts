@@ -86,6 +86,38 @@ export interface TailSource {
   readonly tailerStats: StatsRecorder | undefined;
 }
 
+/**
+ * What every {@link TailSource} offers its readers — an AOF and a Reader alike: tailers, async
+ * iteration and a byte stream, all built on the source's TailSource members.
+ */
+export abstract class Followable implements TailSource {
+  abstract readonly name: string;
+  abstract readonly size: number;
+  abstract readonly state: FileState;
+  abstract readonly tailerStats: StatsRecorder | undefined;
+  abstract tailView(begin: number, end: number): Buffer;
+  abstract attach(tailer: Tailer): void;
+  abstract detach(tailer: Tailer): void;
+
+  /**
+   * Follows the appends: `consumer.pollRead(event)` is called with the new bytes once per turn in
+   * which there were writes (or at most once per `interval` ms), starting at `from`.
+   */
+  subscribe(consumer: Consumer, options: SubscribeOptions = {}): Tailer {
+    return new Tailer(this, consumer, options);
+  }
+
+  /** Async iteration over read events from `from`; ends at EOF (a finished file). */
+  tail(options: TailOptions = {}): TailIterator {
+    return new TailIterator(this, options);
+  }
+
+  /** A Readable of the content from `start`; `follow` (default true) keeps reading new writes until EOF. */
+  createReadStream(options: ReadStreamOptions = {}): Readable {
+    return createReadStream(this, options);
+  }
+}
+
 /** A poll's event: views are made only when the consumer asks (half the cost of a poll that doesn't). */
 class ReadEventImpl implements ReadEvent {
   readonly #source: TailSource;
