@@ -808,9 +808,9 @@ describe('a stale or missing control block is rebuilt', () => {
     await m2.close();
   });
 
-  // NOTE: skipped unless root: only root can start a child as another user (uid nobody), which is
-  // what leaves the reader without write access to the -shm file.
-  it.skipIf(!isRoot)('a reader without write access to the -shm (a child as uid nobody, futex asked) still follows the writer to EOF', async () => {
+  // Only root can start a child as another user (uid nobody), which is what leaves the reader
+  // without write access to the -shm file.
+  it.skipIf(!isRoot)('a reader without write access to the -shm (a child as uid nobody, futex asked) still follows the writer to EOF', async () => { // NOTE: needs root
     const dir = tmpDir('aof-reader-');
     fs.chmodSync(dir, 0o755); // nobody may enter, not create
     const m = new Manager(dir, { flushIntervalMs: 0 });
