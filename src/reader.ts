@@ -257,24 +257,30 @@ export class Reader extends Followable implements AsyncDisposable {
   }
 
   /**
-   * A block that says Writing for a writer that is gone: the writer died. If it died inside
-   * finish() after the file was finished on disk, nobody will ever say Finished (a finished file
-   * opens read-only and leaves the block alone): find out from the bytes and say it ourselves.
-   * Otherwise the block stays as it is: its committed size is what the next writer recovers to.
+   * A block that says Writing for a writer that is gone: the writer died. Every write that
+   * returned before is whole up to the committed size (a dead process's stores have all landed),
+   * even the ones it never published: serve them, as the next writer's recovery will keep them.
+   * If it died inside finish() after the file was finished on disk, nobody will ever say Finished
+   * (a finished file opens read-only and leaves the block alone): find out from the bytes and say
+   * it ourselves. Returns true when the size or state changed.
    */
-  #checkWriter(): void {
+  #checkWriter(): boolean {
     const c = this.#control;
-    if (!c || c.state !== ControlState.Writing || isAlive(c.pid)) return;
+    if (!c || c.state !== ControlState.Writing || isAlive(c.pid)) return false;
     // Once per dead writer and publish: recovery reads the whole file.
     const checked = `${c.pid}:${c.seq}`;
-    if (checked === this.#deadWriterChecked) return;
+    if (checked === this.#deadWriterChecked) return false;
     this.#deadWriterChecked = checked;
+    const before = this.#size;
     const { size, finished } = this.#recoverBytes();
-    if (!finished) return;
+    if (!finished) {
+      if (c.committed > this.#size) this.#extend(c.committed);
+      return this.#size !== before;
+    }
     if (!c.writable) {
       this.#extend(size);
       this.#state = FileState.EOF;
-      return;
+      return true;
     }
     c.lock();
     try {
@@ -284,6 +290,7 @@ export class Reader extends Followable implements AsyncDisposable {
     } finally {
       c.unlock();
     }
+    return true;
   }
 
   /**
@@ -360,7 +367,7 @@ export class Reader extends Followable implements AsyncDisposable {
     this.#lastMaintain = performance.now();
     const c = this.#control;
     if (c && c.isCurrent()) {
-      this.#checkWriter();
+      if (this.#checkWriter()) for (const t of this.#tailers) t.wake();
       return;
     }
     // Our file is no longer at the path (deleted or replaced): keep following what we have.

@@ -596,6 +596,34 @@ describe('one writer per file', () => {
     await reader.exited;
   });
 
+  it('a writer killed before it published its last writes: readers get them (up to the committed size) without a new writer', async () => {
+    const dir = tmpDir('aof-reader-');
+    const name = 'u.aof';
+    const content = new Content();
+    const w = writerProcess({ dir, name });
+    await w.waitFor('open');
+    await w.request(content.addWriterRun(700, [5_000, 33]), 'wrote');
+    const published = content.length;
+    const reader = readerProcess({ path: path.join(dir, name), commands: true });
+    await reached(reader, published);
+    // Committed (write() returned) but never published: the writer spins without yielding.
+    const hang = content.addWriterRun(710, [20_000, 7, 4_096]).replace(/^write /, 'hang ');
+    expect(reportData(await w.request(hang, 'wrote')).size).toBe(content.length);
+    expect(reportData(await reader.request('status', 'status')).size, 'not published while the writer lives').toBe(published);
+    w.kill('SIGKILL');
+    expect((await w.exited).signal).toBe('SIGKILL');
+    // Within the reader's check interval (1 s) it sees the dead writer and serves the committed writes.
+    await reached(reader, content.length);
+    reader.kill();
+    await reader.exited;
+    expectContiguous(reader, 0, content.length);
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open(name, geometry());
+    expect(aof.size, 'the next writer recovers to the same size').toBe(content.length);
+    expect(sha256(aof.view())).toBe(content.sha256());
+    await m.close();
+  });
+
   it('a writer child killed with SIGKILL releases the lock: a waiting openAsync gets everything it wrote, and a reader follows the new writer', async () => {
     const dir = tmpDir('aof-reader-');
     const name = 'k.aof';
