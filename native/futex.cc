@@ -131,7 +131,13 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
         if (changed) last = __atomic_load_n(seq_, __ATOMIC_SEQ_CST);
         if (pending_.exchange(true)) continue;  // JS has not handled the last one yet: it will see this too
         tsfn_.NonBlockingCall([changed](Napi::Env env, Napi::Function callback) {
-          callback.Call({Napi::Boolean::New(env, changed)});
+          // The raw call: during environment teardown (a pending call delivered while the loop
+          // closes its handles) JS cannot run, and node-addon-api's Call would then throw, which
+          // is fatal there. A callback's own exception stays pending and is reported as uncaught.
+          if (env == nullptr || callback.IsEmpty()) return;
+          napi_value arg, recv;
+          if (napi_get_boolean(env, changed, &arg) != napi_ok || napi_get_undefined(env, &recv) != napi_ok) return;
+          napi_call_function(env, recv, callback, 1, &arg, nullptr);
         });
       }
     }
