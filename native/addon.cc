@@ -7,16 +7,29 @@
 
 namespace aof {
 
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+static void SetString(napi_env env, napi_value object, const char* key, const char* value) {
+  napi_value v;
+  if (napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok) napi_set_named_property(env, object, key, v);
+}
+
+napi_value RawErrnoError(napi_env env, int err, const char* syscall, const std::string& path) {
   const char* code = uv_err_name(-err);
-  std::string message = std::string(code) + ": " + std::strerror(err) + ", " + syscall;
-  if (!path.empty()) message += " '" + path + "'";
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("errno", Napi::Number::New(env, -err));
-  error.Set("code", Napi::String::New(env, code));
-  error.Set("syscall", Napi::String::New(env, syscall));
-  if (!path.empty()) error.Set("path", Napi::String::New(env, path));
+  std::string text = std::string(code) + ": " + std::strerror(err) + ", " + syscall;
+  if (!path.empty()) text += " '" + path + "'";
+  napi_value message, error = nullptr, errnoValue;
+  if (napi_create_string_utf8(env, text.c_str(), text.size(), &message) != napi_ok ||
+      napi_create_error(env, nullptr, message, &error) != napi_ok) {
+    return error;
+  }
+  if (napi_create_int32(env, -err, &errnoValue) == napi_ok) napi_set_named_property(env, error, "errno", errnoValue);
+  SetString(env, error, "code", code);
+  SetString(env, error, "syscall", syscall);
+  if (!path.empty()) SetString(env, error, "path", path.c_str());
   return error;
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  return Napi::Error(env, RawErrnoError(env, err, syscall, path));
 }
 
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {

@@ -12,6 +12,33 @@ namespace aof {
 // with code ('ENOSPC'), errno (negative, as libuv and Node report it), syscall and path.
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& path);
 
+// The same error built with raw Node-API calls whose failures are ignored (nullptr if it could
+// not be made): for async completions, which may run during environment teardown.
+napi_value RawErrnoError(napi_env env, int err, const char* syscall, const std::string& path);
+
+// The promise of an async job, settled from its completion with raw Node-API calls whose failures
+// are ignored. A completion can run during environment teardown (a worker terminated with a job in
+// flight): JS cannot run then, every call fails, and node-addon-api would throw, which is fatal
+// there. The promise is then simply never settled; nobody is left to await it.
+class SafeDeferred {
+ public:
+  explicit SafeDeferred(napi_env env) { napi_create_promise(env, &deferred_, &promise_); }
+  // Valid in the handle scope of the constructor (the JS call that queued the job).
+  Napi::Value Promise(Napi::Env env) const { return Napi::Value(env, promise_); }
+  void Resolve(napi_env env, napi_value value) { Settle(env, value, true); }
+  void Reject(napi_env env, napi_value error) { Settle(env, error, false); }
+
+ private:
+  void Settle(napi_env env, napi_value value, bool resolve) {
+    if (deferred_ == nullptr || value == nullptr) return;
+    if (resolve) napi_resolve_deferred(env, deferred_, value);
+    else napi_reject_deferred(env, deferred_, value);
+    deferred_ = nullptr;
+  }
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
+};
+
 // Throws ErrnoError as a pending JS exception; callers return right after.
 void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path);
 

@@ -74,12 +74,12 @@ class RegionWork : public Napi::AsyncWorker {
 
   RegionWork(Napi::Env env, Reservation* r, Op op, size_t offset, size_t length)
       : Napi::AsyncWorker(env, "mmap-aof.region"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+        deferred_(env),
         r_(r), op_(op), offset_(offset), length_(length) {
     r_->Ref();  // the range must stay mapped while the job runs
   }
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  Napi::Value Promise() { return deferred_.Promise(Env()); }
 
   void Execute() override {
     if (op_ == kMsync) {
@@ -89,20 +89,23 @@ class RegionWork : public Napi::AsyncWorker {
     }
   }
 
+  // Raw calls only (see SafeDeferred): this may run while the environment is torn down.
   void OnOK() override {
-    Napi::Env env = Env();
+    napi_env env = Env();
+    napi_value value = nullptr;
     if (err_ != 0) {
-      deferred_.Reject(ErrnoError(env, err_, op_ == kMsync ? "msync" : "madvise", r_->path).Value());
+      deferred_.Reject(env, RawErrnoError(env, err_, op_ == kMsync ? "msync" : "madvise", r_->path));
     } else if (op_ == kMsync) {
-      deferred_.Resolve(env.Undefined());
+      if (napi_get_undefined(env, &value) == napi_ok) deferred_.Resolve(env, value);
     } else {
-      deferred_.Resolve(Napi::String::New(env, touched_ ? "touch" : "madvise"));
+      const char* how = touched_ ? "touch" : "madvise";
+      if (napi_create_string_utf8(env, how, NAPI_AUTO_LENGTH, &value) == napi_ok) deferred_.Resolve(env, value);
     }
     r_->Unref();
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
+  SafeDeferred deferred_;
   Reservation* r_;
   Op op_;
   size_t offset_, length_;
@@ -317,7 +320,7 @@ class Region : public Napi::ObjectWrap<Region> {
     if (!ArgRange(info, &offset, &length, aligned)) return env.Undefined();
     if (op != RegionWork::kMsync && !CheckLive(env)) return env.Undefined();
     RegionWork* work = new RegionWork(env, r_, op, offset, length);
-    Napi::Promise promise = work->Promise();
+    Napi::Value promise = work->Promise();
     work->Queue();
     return promise;
   }

@@ -43,24 +43,26 @@ class FallocateWork : public Napi::AsyncWorker {
  public:
   FallocateWork(Napi::Env env, int fd, size_t offset, size_t length, std::string path)
       : Napi::AsyncWorker(env, "mmap-aof.fallocate"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+        deferred_(env),
         fd_(fd), offset_(offset), length_(length), path_(std::move(path)) {}
 
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  Napi::Value Promise() { return deferred_.Promise(Env()); }
 
   void Execute() override { err_ = Allocate(fd_, offset_, length_); }
 
+  // Raw calls only (see SafeDeferred): this may run while the environment is torn down.
   void OnOK() override {
-    Napi::Env env = Env();
+    napi_env env = Env();
+    napi_value undefined;
     if (err_ != 0) {
-      deferred_.Reject(ErrnoError(env, err_, "fallocate", path_).Value());
-    } else {
-      deferred_.Resolve(env.Undefined());
+      deferred_.Reject(env, RawErrnoError(env, err_, "fallocate", path_));
+    } else if (napi_get_undefined(env, &undefined) == napi_ok) {
+      deferred_.Resolve(env, undefined);
     }
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
+  SafeDeferred deferred_;
   int fd_;
   size_t offset_, length_;
   std::string path_;
@@ -77,7 +79,7 @@ static Napi::Value FallocateAsync(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   FallocateWork* work = new FallocateWork(env, fd, offset, length, ArgString(info, 3));
-  Napi::Promise promise = work->Promise();
+  Napi::Value promise = work->Promise();
   work->Queue();
   return promise;
 }

@@ -132,6 +132,13 @@ describe('stale views never crash the process', () => {
     expect(r.after).toHaveLength(3);
   });
 
+  it('terminating workers with native jobs in flight (grow, populate, flush, sync, a futex reader) never aborts the process', async () => {
+    const dir = tmpDir('aof-terminate-');
+    const r = await runNode(fixture('worker-terminate.mjs'), [DIST, dir, '12']);
+    expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(r.stdout.trim())).toEqual({ rounds: 12, finished: 12, reopened: 12 });
+  });
+
   it('views and files dropped after close are collected: the finalizers unmap, nothing crashes', async () => {
     const r = await runStale('gc', ['--expose-gc']);
     const reservations = r.files + 1; // FILES closed ones + one never closed
