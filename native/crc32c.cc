@@ -1,6 +1,8 @@
 // CRC-32C (Castagnoli): SSE4.2 instruction when the CPU has it, a slicing-by-8 table otherwise.
 #include "common.h"
 
+#include <cmath>
+
 #include <cstring>
 
 namespace aof {
@@ -73,6 +75,35 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, ~crc);
 }
 
+// crc32cRange(bytes, offset, length): the CRC of bytes[offset, offset+length), no view needed
+// (the record log checks one per frame; a subarray per frame cost more than the CRC).
+// Called once per record by the record log, so it makes as few Node-API calls as it can (each
+// costs more than the CRC of a small record): the raw C API, no node-addon-api wrappers.
+napi_value Crc32cRange(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  double offset = -1, length = -1;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_double(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_double(env, argv[2], &length) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "crc32cRange(bytes: Uint8Array, offset: number, length: number)");
+    return nullptr;
+  }
+  if (!(offset >= 0) || !(length >= 0) || std::floor(offset) != offset || std::floor(length) != length ||
+      offset + length > static_cast<double>(len)) {
+    napi_throw_range_error(env, nullptr, "range is outside the array");
+    return nullptr;
+  }
+  uint32_t crc = ~Compute(~0u, static_cast<const uint8_t*>(data) + static_cast<size_t>(offset), static_cast<size_t>(length));
+  napi_value result;
+  napi_create_uint32(env, crc, &result);
+  return result;
+}
+
 }  // namespace
 
 void InitCrc32c(Napi::Env env, Napi::Object exports) {
@@ -85,6 +116,10 @@ void InitCrc32c(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cHardware", Napi::Boolean::New(env, false));
 #endif
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+  napi_value range;
+  if (napi_create_function(env, "crc32cRange", NAPI_AUTO_LENGTH, Crc32cRange, nullptr, &range) == napi_ok) {
+    exports.Set("crc32cRange", Napi::Value(env, range));
+  }
 }
 
 }  // namespace aof

@@ -19,6 +19,10 @@ export const ErrorCode = {
   NO_SPACE: 'ERR_AOF_NO_SPACE',
   INVALID_ARG: 'ERR_AOF_INVALID_ARG',
   NOT_FOUND: 'ERR_AOF_NOT_FOUND',
+  /** A record log record larger than its maxRecordSize. */
+  RECORD_TOO_BIG: 'ERR_AOF_RECORD_TOO_BIG',
+  /** A record log frame whose CRC does not match (a bit flip, an overwritten range). */
+  CORRUPT_DATA: 'ERR_AOF_CORRUPT_DATA',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

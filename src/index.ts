@@ -28,3 +28,4 @@ export {
 export { crc32c } from './checksum.js';
 export { Reader, openReader, type ReaderOptions, type WakeMode } from './reader.js';
 export { CONTROL_SUFFIX, ControlState } from './control-block.js';
+export { Log, type LogOptions, type LogRecord } from './log/index.js';

@@ -67,6 +67,8 @@ export interface NativeBinding {
   atomicLoad64(bytes: Uint8Array, byteOffset: number): number;
   atomicStore64(bytes: Uint8Array, byteOffset: number, value: number): void;
   crc32c(bytes: Uint8Array, previous?: number, software?: boolean): number;
+  /** CRC-32C of bytes[offset, offset+length). */
+  crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
   crc32cHardware: boolean;
   constants: {
     LOCK_SH: number;

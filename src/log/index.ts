@@ -1,0 +1,1 @@
+export { Log, type LogOptions, type LogRecord } from './log.js';

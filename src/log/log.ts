@@ -1,0 +1,537 @@
+/**
+ * The record log: records with consecutive ids, each framed with its CRC32C, in AOF segments
+ * that roll at `segmentSize`. `get(id)` is one index lookup; sealed segments are finished AOFs
+ * (read-only) with their index saved next to them.
+ *
+ * Ids are JS numbers (safe integers, exact to 2^53): no BigInt on the hot path, and 2^53 records
+ * is more than any disk holds.
+ *
+ * Files in the directory: `<first id, 16 digits>.seg` (a segment; the list of segments is derived
+ * from the names), `<segment>.idx` (a sealed segment's index: a cache, rebuilt by scanning if it
+ * is missing or the wrong size) and, while a truncate or trim runs, `intent.json` (what it does,
+ * written with write-temp + rename + directory fsync before the first file is touched). Open
+ * redoes an intent it finds, so a kill -9 anywhere in truncate or trim ends in either the old state
+ * (no intent yet) or the new one (the intent is redone). Segments are removed only at the ends of
+ * the list, so no state has a missing middle segment or a gap in ids.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import type { AOF } from '../aof.js';
+import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
+import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
+import { Manager } from '../manager.js';
+import { FRAME_HEADER, frameSize } from './frame.js';
+import { Segment, frameRecovery, parseSegmentName, segmentName } from './segment.js';
+
+export interface LogOptions {
+  /** Roll to a new segment once one holds this many bytes (default 64 MiB). */
+  segmentSize?: number;
+  /** Larger records are refused with ERR_AOF_RECORD_TOO_BIG (default 1 MiB). */
+  maxRecordSize?: number;
+  /** Make every append durable before it returns (msync + fsync; default false). */
+  sync?: boolean;
+  /** The id of the first record of a new log (default 1). */
+  firstId?: number;
+}
+
+/** A record as iterators yield it: `data` is a view of the mapping (no copy); copy it to keep it past close. */
+export interface LogRecord {
+  id: number;
+  data: Buffer;
+}
+
+const INTENT = 'intent.json';
+
+interface Intent {
+  op: 'truncate' | 'trim';
+  id: number;
+}
+
+function checkOptions(options: LogOptions): Required<LogOptions> {
+  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  const segmentSize = options.segmentSize ?? 64 * MiB;
+  if (!Number.isSafeInteger(segmentSize) || segmentSize < 4096 || segmentSize > MAX_FILE_SIZE / 2) {
+    throw invalidArg('options.segmentSize', `an integer from 4096 to ${MAX_FILE_SIZE / 2}`, segmentSize);
+  }
+  const maxRecordSize = options.maxRecordSize ?? Math.min(MiB, segmentSize - FRAME_HEADER - 8);
+  if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 0 || frameSize(maxRecordSize) + 8 > segmentSize) {
+    throw invalidArg('options.maxRecordSize', `an integer from 0 to ${segmentSize - FRAME_HEADER - 16} (its frame must fit a segment)`, maxRecordSize);
+  }
+  const sync = options.sync ?? false;
+  if (typeof sync !== 'boolean') throw invalidArg('options.sync', 'a boolean', sync);
+  const firstId = options.firstId ?? 1;
+  if (!Number.isSafeInteger(firstId) || firstId < 1) throw invalidArg('options.firstId', 'a positive safe integer', firstId);
+  return { segmentSize, maxRecordSize, sync, firstId };
+}
+
+export class Log implements AsyncDisposable {
+  readonly #options: Required<LogOptions>;
+  readonly #manager: Manager;
+  /** The directory; undefined for a log in memory. */
+  readonly #dir: string | undefined;
+  /** First ids of the segments, ascending; the last one takes appends. */
+  #firstIds: number[] = [];
+  /** Loaded segments by first id (sealed ones load on first use). */
+  readonly #segments = new Map<number, Segment>();
+  #active!: Segment;
+  /** First id of the log: the first segment's, or past records removed by truncate/trim. */
+  #firstId: number;
+  readonly #geometry: Geometry;
+  #generation = 0;
+  /** Resolved (and replaced) once per turn with appends: what tail() waits on. */
+  #appended: { promise: Promise<void>; resolve: () => void } | undefined;
+  #notifyQueued = false;
+  /** Seals in flight (finish + index file): close() waits for them. */
+  readonly #sealing = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(dir: string | undefined, options: Required<LogOptions>) {
+    this.#dir = dir;
+    this.#options = options;
+    this.#firstId = options.firstId;
+    // Growth in steps of up to 4 MiB; room past segmentSize for the batch that rolls it.
+    const step = Math.min(4 * MiB, options.segmentSize);
+    const upper = Math.ceil((options.segmentSize * 2) / step) * step;
+    this.#geometry = dir === undefined
+      ? new Geometry({ sizeNow: upper, sizeUpper: upper, growthStep: upper }).validate()
+      : Geometry.create().with(Math.min(MiB, options.segmentSize), upper, step).validate();
+    this.#manager = new Manager(dir ?? '/', { flushIntervalMs: dir === undefined ? 0 : 1000 });
+  }
+
+  /** Opens (creating it if needed) the log in `dir`: redoes an interrupted truncate/trim, recovers the last segment. */
+  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalidArg('dir', 'a directory path', dir);
+    const log = new Log(nodePath.resolve(dir), checkOptions(options));
+    try {
+      await log.#load();
+    } catch (e) {
+      await log.#manager.close().catch(() => {});
+      throw e;
+    }
+    return log;
+  }
+
+  /** The same API over anonymous memory: nothing on disk, gone once closed. */
+  static memory(options: LogOptions = {}): Log {
+    const log = new Log(undefined, checkOptions(options));
+    log.#startSegment(log.#firstId);
+    return log;
+  }
+
+  /** The id of the first record (after trim or truncate, where the next one would go if empty). */
+  get firstId(): number {
+    return this.#firstId;
+  }
+
+  /** The id of the last record; firstId - 1 when the log is empty. */
+  get lastId(): number {
+    return this.#active.lastId;
+  }
+
+  get isEmpty(): boolean {
+    return this.lastId < this.#firstId;
+  }
+
+  /**
+   * Appends one record (returns its id) or several (returns their ids, consecutive). Several are
+   * written as one unit per segment: all of them or none, unless they span a segment roll.
+   */
+  append(data: Uint8Array): number;
+  append(data: readonly Uint8Array[]): number[];
+  append(data: Uint8Array | readonly Uint8Array[]): number | number[] {
+    this.#checkOpen();
+    if (data instanceof Uint8Array) {
+      this.#checkSize(data);
+      const bytes = frameSize(data.length);
+      if (this.#active.size > 0 && this.#active.size + bytes + 8 > this.#options.segmentSize) this.#roll();
+      const id = this.#active.appendOne(data);
+      this.#afterAppend();
+      return id;
+    }
+    if (!Array.isArray(data)) throw invalidArg('data', 'a Uint8Array or an array of them', data);
+    for (let i = 0; i < data.length; i++) {
+      if (!(data[i] instanceof Uint8Array)) throw invalidArg(`data[${i}]`, 'a Uint8Array', data[i]);
+      this.#checkSize(data[i]!);
+    }
+    const ids: number[] = [];
+    let from = 0;
+    while (from < data.length) {
+      // As many as fit the rest of this segment (at least one), as one write.
+      let bytes = 0;
+      let to = from;
+      const room = Math.max(this.#options.segmentSize - this.#active.size - 8, 0);
+      while (to < data.length && (to === from || bytes + frameSize(data[to]!.length) <= room)) {
+        bytes += frameSize(data[to]!.length);
+        to++;
+      }
+      const first = this.#appendBatch(data.slice(from, to), bytes);
+      for (let id = first; id < first + (to - from); id++) ids.push(id);
+      from = to;
+    }
+    if (data.length > 0) this.#afterAppend();
+    return ids;
+  }
+
+  #checkSize(data: Uint8Array): void {
+    if (data.length > this.#options.maxRecordSize) {
+      throw new AofError(ErrorCode.RECORD_TOO_BIG,
+        `a record of ${data.length} bytes is over maxRecordSize (${this.#options.maxRecordSize}); nothing was written`);
+    }
+  }
+
+  #appendBatch(records: readonly Uint8Array[], bytes: number): number {
+    if (this.#active.size > 0 && this.#active.size + bytes + 8 > this.#options.segmentSize) this.#roll();
+    return this.#active.append(records, bytes);
+  }
+
+  #afterAppend(): void {
+    if (this.#options.sync) this.#active.aof.syncSync();
+    if (this.#appended && !this.#notifyQueued) {
+      this.#notifyQueued = true;
+      setImmediate(() => this.#notify());
+    }
+  }
+
+  #notify(): void {
+    this.#notifyQueued = false;
+    const waiting = this.#appended;
+    this.#appended = undefined;
+    waiting?.resolve();
+  }
+
+  /** The record `id` (a view, CRC checked). ERR_AOF_NOT_FOUND outside firstId…lastId. */
+  get(id: number): Buffer {
+    this.#checkOpen();
+    if (!Number.isSafeInteger(id) || id < this.#firstId || id > this.lastId) {
+      throw new AofError(ErrorCode.NOT_FOUND, `record ${String(id)} is not in the log (${this.#firstId}…${this.lastId})`);
+    }
+    return this.#segmentOf(id).get(id);
+  }
+
+  /**
+   * The records from `startId` (or the first one after it, when it was trimmed) to the last,
+   * including those appended while iterating.
+   */
+  *iterator(startId: number = this.#firstId): IterableIterator<LogRecord> {
+    if (!Number.isSafeInteger(startId)) throw invalidArg('startId', 'a safe integer', startId);
+    this.#checkOpen();
+    let id = Math.max(startId, this.#firstId);
+    while (id <= this.lastId && !this.#closing) {
+      const segment = this.#segmentOf(id);
+      const last = Math.min(segment.lastId, this.lastId);
+      for (; id <= last; id++) yield { id, data: segment.get(id) };
+    }
+  }
+
+  /** Like {@link iterator}, then follows new records until the log closes or `signal` aborts. */
+  async *tail(startId: number = this.#firstId, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    let next = startId;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.#closing) return;
+      for (const record of this.iterator(next)) {
+        yield record;
+        next = record.id + 1;
+        signal?.throwIfAborted();
+      }
+      next = Math.max(next, this.lastId + 1);
+      await this.#nextAppend(signal);
+    }
+  }
+
+  #nextAppend(signal: AbortSignal | undefined): Promise<void> {
+    if (!this.#appended) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#appended = { promise, resolve };
+    }
+    const { promise } = this.#appended;
+    if (!signal) return promise;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+  }
+
+  /** Makes every appended record durable (msync + fsync of the active segment). */
+  async sync(): Promise<void> {
+    this.#checkOpen();
+    await Promise.all([...this.#sealing]);
+    await this.#active.aof.sync();
+  }
+
+  /**
+   * Removes every record after `lastToKeep`. Before the first record it empties the log; the
+   * next id is then still firstId (ids are never reused below it). Crash-safe (see the module
+   * comment).
+   */
+  async truncate(lastToKeep: number): Promise<void> {
+    this.#checkOpen();
+    if (!Number.isSafeInteger(lastToKeep)) throw invalidArg('lastToKeep', 'a safe integer', lastToKeep);
+    const keep = Math.max(lastToKeep, this.#firstId - 1);
+    if (keep >= this.lastId) return;
+    await this.#withIntent({ op: 'truncate', id: keep }, () => this.#truncate(keep));
+  }
+
+  /**
+   * A hint: drops whole sealed segments whose records all come at or before `discardUpTo` (the
+   * active segment stays). firstId moves to the first record kept.
+   */
+  async trim(discardUpTo: number): Promise<void> {
+    this.#checkOpen();
+    if (!Number.isSafeInteger(discardUpTo)) throw invalidArg('discardUpTo', 'a safe integer', discardUpTo);
+    if (this.#firstIds.length < 2 || discardUpTo < this.#firstIds[1]! - 1) return;
+    await this.#withIntent({ op: 'trim', id: discardUpTo }, () => this.#trim(discardUpTo));
+  }
+
+  /** Waits for seals in flight, then closes every segment. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#notify();
+      await Promise.allSettled([...this.#sealing]);
+      await this.#manager.close();
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw closed('log');
+  }
+
+  // --- segments --------------------------------------------------------------------------------
+
+  #path(name: string): string {
+    return nodePath.join(this.#dir!, name);
+  }
+
+  async #load(): Promise<void> {
+    fs.mkdirSync(this.#dir!, { recursive: true });
+    const intent = this.#readIntent();
+    this.#firstIds = this.#listSegments();
+    if (this.#firstIds.length === 0) {
+      this.#startSegment(this.#firstId);
+    } else {
+      this.#firstId = this.#firstIds[0]!;
+      // A segment before the last one that is not finished: a crash came between the roll and
+      // the end of its seal. Seal it now.
+      for (const firstId of this.#firstIds.slice(0, -1)) {
+        if ((fs.statSync(this.#path(segmentName(firstId))).mode & 0o222) !== 0) {
+          const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
+          await aof.finish();
+          await aof.close();
+        }
+      }
+      this.#openLast();
+    }
+    if (intent) await this.#withIntent(intent, () => (intent.op === 'truncate' ? this.#truncate(intent.id) : this.#trim(intent.id)));
+  }
+
+  #listSegments(): number[] {
+    const ids: number[] = [];
+    for (const name of fs.readdirSync(this.#dir!)) {
+      const id = parseSegmentName(name);
+      if (id !== undefined) ids.push(id);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /** Opens the last segment: for appends, or (finished) sealed, with a new one after it. */
+  #openLast(): void {
+    const firstId = this.#firstIds.at(-1)!;
+    const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
+    const segment = Segment.scan(firstId, aof);
+    this.#segments.set(firstId, segment);
+    this.#active = segment;
+    if (segment.sealed) this.#startSegment(segment.lastId + 1);
+  }
+
+  /** Creates the segment that starts at `firstId` and makes it the active one. */
+  #startSegment(firstId: number): void {
+    const aof = this.#dir === undefined
+      ? this.#manager.openAnonymous(`${segmentName(firstId)}#${this.#generation++}`, this.#geometry.sizeUpper)
+      : this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
+    const segment = Segment.scan(firstId, aof);
+    if (this.#firstIds.at(-1) !== firstId) this.#firstIds.push(firstId);
+    this.#segments.set(firstId, segment);
+    this.#active = segment;
+  }
+
+  /** Seals the active segment (in the background) and starts the next. */
+  #roll(): void {
+    const sealed = this.#active;
+    this.#startSegment(sealed.lastId + 1);
+    const job = sealed.aof.finish().then(() => {
+      if (this.#dir !== undefined) this.#writeIndex(sealed);
+    }).finally(() => this.#sealing.delete(job));
+    job.catch(() => {
+      // Reported by close()/sync() waiting on it would hide the append that rolled; the next open seals it again.
+    });
+    this.#sealing.add(job);
+  }
+
+  #writeIndex(segment: Segment): void {
+    const path = this.#path(`${segmentName(segment.firstId)}.idx`);
+    fs.writeFileSync(`${path}.tmp`, segment.indexBytes());
+    fs.renameSync(`${path}.tmp`, path);
+  }
+
+  /** The segment holding `id` (loading a sealed one on first use). */
+  #segmentOf(id: number): Segment {
+    const ids = this.#firstIds;
+    let lo = 0;
+    let hi = ids.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ids[mid]! <= id) lo = mid;
+      else hi = mid - 1;
+    }
+    const firstId = ids[lo]!;
+    return this.#segments.get(firstId) ?? this.#loadSealed(lo);
+  }
+
+  #loadSealed(index: number): Segment {
+    const firstId = this.#firstIds[index]!;
+    const next = this.#firstIds[index + 1];
+    // The last segment (after a truncate removed those after it) has no next to count from: scan.
+    const count = next === undefined ? -1 : next - firstId;
+    const name = segmentName(firstId);
+    const aof = this.#manager.open(name, Geometry.open(), frameRecovery);
+    let segment: Segment;
+    const offsets = count < 0 || this.#dir === undefined ? undefined : Segment.readIndex(this.#path(`${name}.idx`), count);
+    if (offsets) {
+      segment = new Segment(firstId, aof, offsets);
+    } else {
+      segment = Segment.scan(firstId, aof);
+      if (this.#dir !== undefined) this.#writeIndex(segment);
+    }
+    if (count >= 0 && segment.count !== count) {
+      throw new AofError(ErrorCode.CORRUPT_DATA,
+        `${aof.path}: holds ${segment.count} records where ${count} belong (ids ${firstId}…${firstId + count - 1})`);
+    }
+    this.#segments.set(firstId, segment);
+    return segment;
+  }
+
+  /** Drops a segment from the list and the directory. */
+  async #remove(firstId: number): Promise<void> {
+    const segment = this.#segments.get(firstId);
+    this.#segments.delete(firstId);
+    this.#firstIds = this.#firstIds.filter((id) => id !== firstId);
+    await segment?.aof.close();
+    if (this.#dir === undefined) return;
+    const name = segmentName(firstId);
+    for (const file of [name, `${name}.idx`, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+  }
+
+  async #truncate(keep: number): Promise<void> {
+    await Promise.all([...this.#sealing]);
+    // Newest first: every state on the way is a prefix of the segments.
+    while (this.#firstIds.length > 0 && this.#firstIds.at(-1)! > keep) await this.#remove(this.#firstIds.at(-1)!);
+    if (this.#firstIds.length === 0) {
+      this.#startSegment(keep + 1);
+      this.#firstId = keep + 1;
+      return;
+    }
+    const last = this.#segmentOf(this.#firstIds.at(-1)!);
+    if (last.lastId > keep) {
+      await this.#rewrite(last, last.endOf(keep));
+    } else if (last.sealed) {
+      this.#startSegment(last.lastId + 1);
+    } else {
+      this.#active = last;
+    }
+    this.#syncDir();
+  }
+
+  /** Replaces a segment by one holding only its first `end` bytes (write-temp + rename). */
+  async #rewrite(segment: Segment, end: number): Promise<void> {
+    const content = Buffer.from(segment.aof.view(0, end));
+    const firstId = segment.firstId;
+    const name = segmentName(firstId);
+    this.#segments.delete(firstId);
+    await segment.aof.close();
+    if (this.#dir !== undefined) {
+      const tmp = `${name}.tmp`;
+      fs.rmSync(this.#path(tmp), { force: true });
+      const aof = this.#manager.open(tmp, this.#geometry, frameRecovery);
+      aof.write(content);
+      aof.syncSync();
+      await aof.close();
+      fs.rmSync(this.#path(`${tmp}-shm`), { force: true });
+      fs.rmSync(this.#path(`${name}.idx`), { force: true });
+      fs.renameSync(this.#path(tmp), this.#path(name));
+      this.#syncDir();
+      this.#startSegment(firstId);
+    } else {
+      this.#startSegment(firstId);
+      if (content.length > 0) this.#active.aof.write(content);
+      this.#active = Segment.scan(firstId, this.#active.aof);
+      this.#segments.set(firstId, this.#active);
+    }
+  }
+
+  async #trim(discardUpTo: number): Promise<void> {
+    // Oldest first, never the active segment: every state on the way is a suffix of the segments.
+    while (this.#firstIds.length > 1 && this.#firstIds[1]! - 1 <= discardUpTo) {
+      await this.#remove(this.#firstIds[0]!);
+      this.#firstId = this.#firstIds[0]!;
+    }
+    this.#syncDir();
+  }
+
+  // --- intents ---------------------------------------------------------------------------------
+
+  async #withIntent(intent: Intent, run: () => Promise<void>): Promise<void> {
+    if (this.#dir === undefined) {
+      await run();
+      return;
+    }
+    const path = this.#path(INTENT);
+    fs.writeFileSync(`${path}.tmp`, JSON.stringify(intent));
+    const fd = fs.openSync(`${path}.tmp`, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(`${path}.tmp`, path);
+    this.#syncDir();
+    await run();
+    fs.rmSync(path, { force: true });
+    this.#syncDir();
+  }
+
+  #readIntent(): Intent | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.#path(INTENT), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const intent = JSON.parse(text) as Intent;
+    if ((intent.op !== 'truncate' && intent.op !== 'trim') || !Number.isSafeInteger(intent.id)) {
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#path(INTENT)}: not an intent this log writes: ${text}`);
+    }
+    return intent;
+  }
+
+  #syncDir(): void {
+    if (this.#dir === undefined) return;
+    const fd = fs.openSync(this.#dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
