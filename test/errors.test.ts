@@ -9,7 +9,7 @@ const PAGE = 4096;
 const TAIL = Buffer.from([0xaa, 0x24, 0x75, 0x54, 0x63, 0x9c, 0x9b, 0x41]);
 
 describe('error codes', () => {
-  it('lists every code DESIGN.md names, the record log's two (issue 5), and nothing else', () => {
+  it('lists every code DESIGN.md names, the two of the record log (issue 5), and nothing else', () => {
     expect(Object.values(ErrorCode).sort()).toEqual([
       'ERR_AOF_APPEND_FUNC', 'ERR_AOF_CLOSED', 'ERR_AOF_CORRUPTED', 'ERR_AOF_CORRUPT_DATA', 'ERR_AOF_EMPTY_FILE',
       'ERR_AOF_FULL', 'ERR_AOF_INVALID_ARG', 'ERR_AOF_IS_DIRECTORY', 'ERR_AOF_LOCKED', 'ERR_AOF_NOT_FOUND',
