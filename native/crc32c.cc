@@ -104,6 +104,47 @@ napi_value Crc32cRange(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
+// checkFrames(bytes, from, end, firstIndex): the native half of src/log/frame.ts, for scans and
+// iteration (a Node-API call per frame cost more than the CRC of a small record). Walks the
+// frames from `from` (header: u32 crc32c of the rest, u32 length, u32 type = 1, u32 index;
+// payload padded to 8) while each one fits before `end`, has type 1, the next index from
+// firstIndex, and its CRC. Returns the offset where the run of valid frames ends (`end` when
+// every frame checks out).
+napi_value CheckFrames(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  double from = -1, end = -1, first = -1;
+  if (argc < 4 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_double(env, argv[1], &from) != napi_ok ||
+      napi_get_value_double(env, argv[2], &end) != napi_ok || napi_get_value_double(env, argv[3], &first) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "checkFrames(bytes: Uint8Array, from: number, end: number, firstIndex: number)");
+    return nullptr;
+  }
+  if (!(from >= 0) || !(end >= from) || end > static_cast<double>(len) || !(first >= 0) || first > 4294967295.0) {
+    napi_throw_range_error(env, nullptr, "checkFrames: range is outside the array");
+    return nullptr;
+  }
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  size_t at = static_cast<size_t>(from), stop = static_cast<size_t>(end);
+  uint32_t index = static_cast<uint32_t>(first);
+  auto u32 = [p](size_t o) { uint32_t v; std::memcpy(&v, p + o, 4); return v; };
+  while (stop - at >= 16) {
+    uint32_t length = u32(at + 4);
+    size_t size = (16 + static_cast<size_t>(length) + 7) & ~static_cast<size_t>(7);
+    if (size > stop - at || u32(at + 8) != 1 || u32(at + 12) != index) break;
+    if (~Compute(~0u, p + at + 4, 12 + static_cast<size_t>(length)) != u32(at)) break;
+    at += size;
+    index++;
+  }
+  napi_value result;
+  napi_create_double(env, static_cast<double>(at), &result);
+  return result;
+}
+
 }  // namespace
 
 void InitCrc32c(Napi::Env env, Napi::Object exports) {
@@ -119,6 +160,10 @@ void InitCrc32c(Napi::Env env, Napi::Object exports) {
   napi_value range;
   if (napi_create_function(env, "crc32cRange", NAPI_AUTO_LENGTH, Crc32cRange, nullptr, &range) == napi_ok) {
     exports.Set("crc32cRange", Napi::Value(env, range));
+  }
+  napi_value check;
+  if (napi_create_function(env, "checkFrames", NAPI_AUTO_LENGTH, CheckFrames, nullptr, &check) == napi_ok) {
+    exports.Set("checkFrames", Napi::Value(env, check));
   }
 }
 

@@ -69,6 +69,8 @@ export interface NativeBinding {
   crc32c(bytes: Uint8Array, previous?: number, software?: boolean): number;
   /** CRC-32C of bytes[offset, offset+length). */
   crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
+  /** Where the run of valid record log frames from `from` ends (see src/log/frame.ts). */
+  checkFrames(bytes: Uint8Array, from: number, end: number, firstIndex: number): number;
   crc32cHardware: boolean;
   constants: {
     LOCK_SH: number;

@@ -77,14 +77,15 @@ export function frameLength(buf: Buffer, at: number): number {
 
 /**
  * Offsets of the whole, valid frames from the start of `buf[0, end)`: the scan stops at the
- * first frame that does not check out (a torn tail) or at `end`.
+ * first frame that does not check out (a torn tail) or at `end`. The checks run natively in one
+ * call; the offsets are then a hop from length to length.
  */
 export function scanFrames(buf: Buffer, end: number): { offsets: number[]; end: number } {
+  const valid = native.checkFrames(buf, 0, end, 0);
   const offsets: number[] = [];
-  let at = 0;
-  while (at < end && frameProblem(buf, at, end, offsets.length) === undefined) {
-    offsets.push(at);
-    at += frameSize(frameLength(buf, at));
-  }
-  return { offsets, end: at };
+  for (let at = 0; at < valid; at += frameSize(frameLength(buf, at))) offsets.push(at);
+  return { offsets, end: valid };
 }
+
+/** How far checkFrames looks ahead of a read: the frames after it are then read with no check. */
+export const CHECK_AHEAD = 1024 * 1024;

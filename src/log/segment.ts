@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import type { AOF, AppendEvent } from '../aof.js';
 import { AofError, ErrorCode } from '../errors.js';
 import { RecoveryKind, isFinished, recoverWithMagic, type RecoveryFunc, type RecoveryResult } from '../recovery.js';
-import { FRAME_HEADER, frameLength, frameProblem, frameSize, putFrame, scanFrames } from './frame.js';
+import { native } from '../native.js';
+import { CHECK_AHEAD, FRAME_HEADER, frameLength, frameProblem, frameSize, putFrame, scanFrames } from './frame.js';
 
 /** A segment's file name: its first id, zero-padded so names sort like ids. */
 export function segmentName(firstId: number): string {
@@ -45,12 +46,15 @@ export class Segment {
   /** Offset of each record's frame; index i is id firstId + i. */
   readonly #offsets: number[];
   #buf: Buffer;
+  /** Every frame before this offset has been checked (or was written by us): reads skip the check. */
+  #checkedTo: number;
 
-  constructor(firstId: number, aof: AOF, offsets: number[]) {
+  constructor(firstId: number, aof: AOF, offsets: number[], checkedTo = 0) {
     this.firstId = firstId;
     this.aof = aof;
     this.#offsets = offsets;
     this.#buf = aof.view(0, 0);
+    this.#checkedTo = checkedTo;
   }
 
   /** Opens over an AOF whose content is whole frames: scans them (a torn or corrupt frame ends it). */
@@ -62,7 +66,7 @@ export class Segment {
         `${aof.path}: the frame at offset ${end} (id ${firstId + offsets.length}) does not check out: ` +
         `${frameProblem(view, end, view.length, offsets.length)}`);
     }
-    return new Segment(firstId, aof, offsets);
+    return new Segment(firstId, aof, offsets, end);
   }
 
   get count(): number {
@@ -93,18 +97,21 @@ export class Segment {
 
   /** Appends one record; returns its id. */
   appendOne(data: Uint8Array): number {
+    const begin = this.aof.size;
     this.#pending = data;
     try {
       this.aof.append(frameSize(data.length), this.#writeOne);
     } finally {
       this.#pending = EMPTY;
     }
+    if (this.#checkedTo === begin) this.#checkedTo = this.aof.size;
     return this.lastId;
   }
 
   /** Appends records as one AOF write (all or none). Returns the first new id. */
   append(records: readonly Uint8Array[], bytes: number): number {
     const first = this.lastId + 1;
+    const begin = this.aof.size;
     const offsets = this.#offsets;
     let index = offsets.length;
     this.aof.append(bytes, (ev) => {
@@ -116,6 +123,7 @@ export class Segment {
       }
       return at - ev.begin;
     });
+    if (this.#checkedTo === begin) this.#checkedTo = this.aof.size;
     return first;
   }
 
@@ -127,11 +135,24 @@ export class Segment {
     const index = id - this.firstId;
     const at = this.#offsets[index]!;
     const buf = this.#view(at);
-    const problem = frameProblem(buf, at, this.aof.size, index);
-    if (problem !== undefined) {
-      throw new AofError(ErrorCode.CORRUPT_DATA, `${this.aof.path}: record ${id} at offset ${at}: ${problem}`);
-    }
+    if (at >= this.#checkedTo) this.#check(buf, at, index, id);
     return buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + frameLength(buf, at));
+  }
+
+  /** Checks the frames from `at` (and up to CHECK_AHEAD after it) in one native call. */
+  #check(buf: Buffer, at: number, index: number, id: number): void {
+    const size = this.aof.size;
+    const length = at + 8 <= size ? frameLength(buf, at) : 0;
+    // Reading on from the checked prefix (iteration): check a stretch ahead. A random read past
+    // it: just this frame (the stretch would be checked again and again).
+    const ahead = at === this.#checkedTo ? CHECK_AHEAD : 0;
+    const end = Math.min(size, Math.max(at + ahead, at + frameSize(length)));
+    const valid = native.checkFrames(buf, at, end, index);
+    if (valid === at) {
+      throw new AofError(ErrorCode.CORRUPT_DATA,
+        `${this.aof.path}: record ${id} at offset ${at}: ${frameProblem(buf, at, size, index) ?? 'does not check out'}`);
+    }
+    if (at === this.#checkedTo) this.#checkedTo = valid;
   }
 
   /** Offset just past record `id` (where content would end if it were the last). */
