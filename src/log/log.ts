@@ -21,6 +21,8 @@ import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
 import { Manager } from '../manager.js';
 import { FRAME_HEADER, frameSize } from './frame.js';
+import type { ReaderOptions } from '../reader.js';
+import { followLog, type LogReader } from './log-reader.js';
 import { Segment, frameRecovery, parseSegmentName, segmentName } from './segment.js';
 
 export interface LogOptions {
@@ -116,6 +118,14 @@ export class Log implements AsyncDisposable {
     const log = new Log(undefined, checkOptions(options));
     log.#startSegment(log.#firstId);
     return log;
+  }
+
+  /**
+   * Follows the log in `dir` written by another process or worker (or this one): `tail(startId)`
+   * yields its records and every one appended after, across segment rolls. Read-only.
+   */
+  static follow(dir: string, options: ReaderOptions = {}): LogReader {
+    return followLog(dir, options);
   }
 
   /** The id of the first record (after trim or truncate, where the next one would go if empty). */

@@ -1,0 +1,102 @@
+/**
+ * Following a record log written by another process or worker: each segment is followed with the
+ * cross-process reader (src/reader.ts, through the segment's control block), its frames checked
+ * and handed out as records; when the writer seals a segment (the reader reaches its EOF), the
+ * next one — created before the seal — takes over.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
+import { native } from '../native.js';
+import { openReader, type Reader, type ReaderOptions } from '../reader.js';
+import { frameLength, frameProblem, frameSize, FRAME_HEADER } from './frame.js';
+import type { LogRecord } from './log.js';
+import { parseSegmentName, segmentName } from './segment.js';
+
+export class LogReader implements AsyncDisposable {
+  readonly #dir: string;
+  readonly #options: ReaderOptions;
+  readonly #readers = new Set<Reader>();
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `Log.follow`. */
+  constructor(dir: string, options: ReaderOptions) {
+    this.#dir = dir;
+    this.#options = options;
+  }
+
+  /** The first ids of the segments now in the directory, ascending. */
+  #segments(): number[] {
+    const ids: number[] = [];
+    for (const name of fs.readdirSync(this.#dir)) {
+      const id = parseSegmentName(name);
+      if (id !== undefined) ids.push(id);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  /**
+   * The records from `startId` (or the first one kept, when it was trimmed), then every record
+   * the writer appends, until `signal` aborts, `return()` or close(). Records are views of the
+   * mapping (valid until the next one is requested); copy what you keep.
+   */
+  async *tail(startId = 1, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
+    if (!Number.isSafeInteger(startId)) throw invalidArg('startId', 'a safe integer', startId);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    let next = startId;
+    for (;;) {
+      if (this.#closing) throw closed('log reader');
+      const ids = this.#segments();
+      if (ids.length === 0) throw new AofError(ErrorCode.NOT_FOUND, `${this.#dir} holds no record log segment`);
+      const firstId = ids.filter((id) => id <= next).at(-1) ?? ids[0]!;
+      next = Math.max(next, firstId);
+      const reader = openReader(nodePath.join(this.#dir, segmentName(firstId)), this.#options);
+      this.#readers.add(reader);
+      try {
+        let at = 0;
+        let index = 0;
+        for await (const ev of reader.tail({ signal })) {
+          const buf = ev.contents();
+          while (at < ev.end) {
+            const valid = native.checkFrames(buf, at, ev.end, index);
+            if (valid === at) {
+              throw new AofError(ErrorCode.CORRUPT_DATA, `${reader.path}: record ${firstId + index} at offset ${at}: ` +
+                `${frameProblem(buf, at, ev.end, index) ?? 'does not check out'}`);
+            }
+            for (; at < valid; index++) {
+              const length = frameLength(buf, at);
+              const id = firstId + index;
+              if (id >= next) {
+                yield { id, data: buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length) };
+                next = id + 1;
+              }
+              at += frameSize(length);
+            }
+          }
+        }
+        // EOF: the writer sealed this segment; the next one starts at `firstId + index`.
+        next = Math.max(next, firstId + index);
+      } finally {
+        this.#readers.delete(reader);
+        await reader.close();
+      }
+    }
+  }
+
+  /** Ends every tail (they throw ERR_AOF_CLOSED) and unmaps. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= Promise.all([...this.#readers].map((r) => r.close())).then(() => undefined);
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** @internal */
+export function followLog(dir: string, options: ReaderOptions = {}): LogReader {
+  if (typeof dir !== 'string' || dir.length === 0) throw invalidArg('dir', 'a directory path', dir);
+  return new LogReader(nodePath.resolve(dir), options);
+}
