@@ -193,3 +193,30 @@ export function prefault(aof) {
   });
   if (aof.size !== 0) throw new Error('pre-touch wrote bytes');
 }
+
+/**
+ * Touches and frees `bytes` of anonymous memory (untimed). On a VM with balloon free page
+ * reporting, a first touch of memory the host has reclaimed costs several times more than memory
+ * the guest freed a moment ago: a run that starts with this starts from the same state as the
+ * others (see write.bench.mjs).
+ */
+export function primeMemory(bytes) {
+  Buffer.allocUnsafeSlow(bytes).fill(0);
+}
+
+/** "1.01, 0.88, 1.01 (1, 5, 15 min)", from os.loadavg(). */
+export function loadAverage() {
+  return `${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)`;
+}
+
+/** A seeded PRNG (mulberry32): returns a function giving uniform floats in [0, 1), the same sequence for the same seed. */
+export function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

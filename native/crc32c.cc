@@ -106,10 +106,10 @@ napi_value Crc32cRange(napi_env env, napi_callback_info cbinfo) {
 
 // checkFrames(bytes, from, end, firstIndex): the native half of src/log/frame.ts, for scans and
 // iteration (a Node-API call per frame cost more than the CRC of a small record). Walks the
-// frames from `from` (header: u32 crc32c of the rest, u32 length, u32 type = 1, u32 index;
-// payload padded to 8) while each one fits before `end`, has type 1, the next index from
-// firstIndex, and its CRC. Returns the offset where the run of valid frames ends (`end` when
-// every frame checks out).
+// frames from `from` (header: u32 crc32c of the rest, u32 length, u32 type 1 or 2, u32 index;
+// payload padded to 8) while each one fits before `end`, has a known type, the next index from
+// firstIndex, and its CRC. Returns the offset after the last frame of type 1 (the end of a whole
+// write) in that run: `end` when every frame checks out and the last ends a write.
 napi_value CheckFrames(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 4;
   napi_value argv[4];
@@ -132,16 +132,18 @@ napi_value CheckFrames(napi_env env, napi_callback_info cbinfo) {
   size_t at = static_cast<size_t>(from), stop = static_cast<size_t>(end);
   uint32_t index = static_cast<uint32_t>(first);
   auto u32 = [p](size_t o) { uint32_t v; std::memcpy(&v, p + o, 4); return v; };
+  size_t whole = at;  // after the last frame that ends a write (type 1)
   while (stop - at >= 16) {
-    uint32_t length = u32(at + 4);
+    uint32_t length = u32(at + 4), type = u32(at + 8);
     size_t size = (16 + static_cast<size_t>(length) + 7) & ~static_cast<size_t>(7);
-    if (size > stop - at || u32(at + 8) != 1 || u32(at + 12) != index) break;
+    if (size > stop - at || (type != 1 && type != 2) || u32(at + 12) != index) break;
     if (~Compute(~0u, p + at + 4, 12 + static_cast<size_t>(length)) != u32(at)) break;
     at += size;
     index++;
+    if (type == 1) whole = at;
   }
   napi_value result;
-  napi_create_double(env, static_cast<double>(at), &result);
+  napi_create_double(env, static_cast<double>(whole), &result);
   return result;
 }
 

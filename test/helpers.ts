@@ -306,3 +306,36 @@ export async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
   }
   throw new Error('expected the promise to reject');
 }
+
+// --- the record log (src/log/): its on-disk layout, as the tests model it -------------------------
+
+/** Bytes a record log frame of a `length`-byte record takes: a 16-byte header, the payload padded to 8. */
+export function logFrameSize(length: number): number {
+  return Math.ceil((16 + length) / 8) * 8;
+}
+
+/** A record log segment file's name: its first id, 16 digits. */
+export function logSegmentName(firstId: number): string {
+  return `${String(firstId).padStart(16, '0')}.seg`;
+}
+
+/**
+ * Where single appends of records of these lengths go in a record log of `segmentSize`: the
+ * segments (first id, frame offsets) by the roll rule of src/log/log.ts (a record starts a new
+ * segment when the current one holds something and its frame plus the 8-byte tail magic would
+ * pass segmentSize).
+ */
+export function logLayout(lengths: readonly number[], segmentSize: number, firstId = 1): Array<{ firstId: number; offsets: number[]; size: number }> {
+  const segments = [{ firstId, offsets: [] as number[], size: 0 }];
+  lengths.forEach((length, i) => {
+    const bytes = logFrameSize(length);
+    let seg = segments.at(-1)!;
+    if (seg.size > 0 && seg.size + bytes + 8 > segmentSize) {
+      seg = { firstId: firstId + i, offsets: [], size: 0 };
+      segments.push(seg);
+    }
+    seg.offsets.push(seg.size);
+    seg.size += bytes;
+  });
+  return segments;
+}

@@ -5,19 +5,20 @@
  * | --- | --- | --- |
  * | 0 | 4 | crc32c of bytes 4 … 16 + length (the rest of the header and the payload) |
  * | 4 | 4 | payload length |
- * | 8 | 4 | type (1: record) |
+ * | 8 | 4 | type: 1, a record that ends its write; 2, a record with more of the same write after it |
  * | 12 | 4 | the record's index in its segment (id − the segment's first id) |
  * | 16 | length | payload |
  * | … | 0–7 | zero padding to a multiple of 8 |
  *
  * The index in the header ties a frame to its place: a frame copied or left over from elsewhere
  * fails the check. A frame is visible only once whole: it is written with one AOF append, which
- * commits it (tail magic, committed size) after the last byte.
+ * commits it (tail magic, committed size) after the last byte. The type marks where a write (a
+ * batch of records) ends, so a scan after a crash keeps whole writes only: a batch is all or none.
  */
 import { native } from '../native.js';
 
 export const FRAME_HEADER = 16;
-export const FrameType = { Record: 1 } as const;
+export const FrameType = { Record: 1, Continued: 2 } as const;
 
 /** Bytes a frame of a `length`-byte payload takes, padding included. */
 export function frameSize(length: number): number {
@@ -28,34 +29,45 @@ export function frameSize(length: number): number {
 // offset 0): Buffer#writeUInt32LE cost more than the record copy. Little-endian hosts only, like
 // the rest of the addon (x86-64, arm64).
 let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-let wordsOf: ArrayBufferLike | undefined;
+let wordsOf: Buffer | undefined;
 
+// Keyed by the Buffer object: reading .buffer and .byteOffset on every call cost more than the
+// stores (an AOF hands out the same Buffer until its mapping grows).
 function wordsFor(buf: Buffer): Uint32Array<ArrayBufferLike> {
-  if (buf.buffer !== wordsOf || buf.byteOffset !== 0) {
-    wordsOf = buf.buffer;
+  if (buf !== wordsOf) {
+    wordsOf = buf;
     words = buf.byteOffset === 0 ? new Uint32Array(buf.buffer, 0, buf.byteLength >>> 2) : new Uint32Array(0);
   }
   return words;
 }
 
-/** Writes the frame of `data` at `at` (the bytes there must be zero: the padding is not written). */
-export function putFrame(buf: Buffer, at: number, index: number, data: Uint8Array): number {
+/**
+ * Writes the frame of `data` at `at` (the bytes there must be zero: the padding is not written).
+ * `type` is Continued for every record of a batch but its last.
+ */
+export function putFrame(buf: Buffer, at: number, index: number, data: Uint8Array, type: number = FrameType.Record): number {
   const length = data.length;
   buf.set(data, at + FRAME_HEADER);
   const w = wordsFor(buf);
   if ((at & 7) === 0 && w.length > 0) {
     const i = at >>> 2;
     w[i + 1] = length;
-    w[i + 2] = FrameType.Record;
+    w[i + 2] = type;
     w[i + 3] = index;
     w[i] = native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + length);
   } else {
     buf.writeUInt32LE(length, at + 4);
-    buf.writeUInt32LE(FrameType.Record, at + 8);
+    buf.writeUInt32LE(type, at + 8);
     buf.writeUInt32LE(index, at + 12);
     buf.writeUInt32LE(native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + length), at);
   }
   return frameSize(length);
+}
+
+/** Makes the frame at `at` end its write (a truncate that cuts a batch keeps its first records whole). */
+export function endWrite(buf: Buffer, at: number): void {
+  buf.writeUInt32LE(FrameType.Record, at + 8);
+  buf.writeUInt32LE(native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + buf.readUInt32LE(at + 4)), at);
 }
 
 /** Why a frame does not check out, or undefined when it does. */
@@ -63,7 +75,8 @@ export function frameProblem(buf: Buffer, at: number, end: number, index: number
   if (at + FRAME_HEADER > end) return `a frame header needs ${FRAME_HEADER} bytes, ${end - at} left`;
   const length = buf.readUInt32LE(at + 4);
   if (at + frameSize(length) > end) return `a frame of ${length} bytes runs past the end (${end - at} bytes left)`;
-  if (buf.readUInt32LE(at + 8) !== FrameType.Record) return `unknown frame type ${buf.readUInt32LE(at + 8)}`;
+  const type = buf.readUInt32LE(at + 8);
+  if (type !== FrameType.Record && type !== FrameType.Continued) return `unknown frame type ${type}`;
   if (buf.readUInt32LE(at + 12) !== index) return `frame index ${buf.readUInt32LE(at + 12)} where ${index} belongs`;
   const crc = native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + length);
   if (crc !== buf.readUInt32LE(at)) return `crc32c mismatch (stored ${buf.readUInt32LE(at)}, computed ${crc})`;
@@ -76,15 +89,42 @@ export function frameLength(buf: Buffer, at: number): number {
 }
 
 /**
- * Offsets of the whole, valid frames from the start of `buf[0, end)`: the scan stops at the
- * first frame that does not check out (a torn tail) or at `end`. The checks run natively in one
- * call; the offsets are then a hop from length to length.
+ * The offsets of the frames of `buf[0, end)` by their lengths alone (no CRC: reads check each
+ * frame on first use), and where that chain ends: at `end`, or at the first header that cannot be
+ * right (its type, its index, or a length running past `end`).
  */
-export function scanFrames(buf: Buffer, end: number): { offsets: number[]; end: number } {
-  const valid = native.checkFrames(buf, 0, end, 0);
-  const offsets: number[] = [];
-  for (let at = 0; at < valid; at += frameSize(frameLength(buf, at))) offsets.push(at);
-  return { offsets, end: valid };
+export function chainFrames(buf: Buffer, end: number, from = 0, firstIndex = 0): { offsets: Uint32Array; count: number; end: number } {
+  let offsets = new Uint32Array(1024);
+  let count = 0;
+  let at = from;
+  const w = wordsFor(buf);
+  const aligned = w.length > 0;
+  while (end - at >= FRAME_HEADER) {
+    const i = at >>> 2;
+    const length = aligned ? w[i + 1]! : buf.readUInt32LE(at + 4);
+    const type = aligned ? w[i + 2]! : buf.readUInt32LE(at + 8);
+    const index = aligned ? w[i + 3]! : buf.readUInt32LE(at + 12);
+    if ((type !== FrameType.Record && type !== FrameType.Continued) || index !== firstIndex + count) break;
+    const size = frameSize(length);
+    if (size > end - at) break;
+    if (count === offsets.length) {
+      const bigger = new Uint32Array(offsets.length * 2);
+      bigger.set(offsets);
+      offsets = bigger;
+    }
+    offsets[count++] = at;
+    at += size;
+  }
+  return { offsets, count, end: at };
+}
+
+/**
+ * Where the whole, valid writes from `from` end: after the last frame of type Record of an
+ * unbroken run of frames that check out (natively, in one call). `end` when all of `[from, end)`
+ * checks out.
+ */
+export function checkedEnd(buf: Uint8Array, from: number, end: number, firstIndex: number): number {
+  return native.checkFrames(buf, from, end, firstIndex);
 }
 
 /** How far checkFrames looks ahead of a read: the frames after it are then read with no check. */

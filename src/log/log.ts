@@ -1,14 +1,14 @@
 /**
  * The record log: records with consecutive ids, each framed with its CRC32C, in AOF segments
  * that roll at `segmentSize`. `get(id)` is one index lookup; sealed segments are finished AOFs
- * (read-only) with their index saved next to them.
+ * (read-only) whose index is rebuilt from the frame headers' lengths when first used (a hop per
+ * record, no CRC: each frame is checked when first read).
  *
  * Ids are JS numbers (safe integers, exact to 2^53): no BigInt on the hot path, and 2^53 records
  * is more than any disk holds.
  *
  * Files in the directory: `<first id, 16 digits>.seg` (a segment; the list of segments is derived
- * from the names), `<segment>.idx` (a sealed segment's index: a cache, rebuilt by scanning if it
- * is missing or the wrong size) and, while a truncate or trim runs, `intent.json` (what it does,
+ * from the names) and, while a truncate or trim runs, `intent.json` (what it does,
  * written with write-temp + rename + directory fsync before the first file is touched). Open
  * redoes an intent it finds, so a kill -9 anywhere in truncate or trim ends in either the old state
  * (no intent yet) or the new one (the intent is redone). Segments are removed only at the ends of
@@ -16,11 +16,11 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import type { AOF } from '../aof.js';
+import { FileState, type AOF } from '../aof.js';
 import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
 import { Manager } from '../manager.js';
-import { FRAME_HEADER, frameSize } from './frame.js';
+import { FRAME_HEADER, endWrite, frameSize } from './frame.js';
 import type { ReaderOptions } from '../reader.js';
 import { followLog, type LogReader } from './log-reader.js';
 import { Segment, frameRecovery, parseSegmentName, segmentName } from './segment.js';
@@ -228,7 +228,10 @@ export class Log implements AsyncDisposable {
     let id = Math.max(startId, this.#firstId);
     while (id <= this.lastId && !this.#closing) {
       const segment = this.#segmentOf(id);
-      const last = Math.min(segment.lastId, this.lastId);
+      // Up to where the next segment starts, not segment.lastId: a sealed segment whose frame
+      // headers are damaged holds fewer records than it should, and get() reports the missing ones.
+      const next = this.#firstIds[this.#firstIds.indexOf(segment.firstId) + 1];
+      const last = Math.min(next === undefined ? segment.lastId : next - 1, this.lastId);
       for (; id <= last; id++) yield { id, data: segment.get(id) };
     }
   }
@@ -329,6 +332,8 @@ export class Log implements AsyncDisposable {
     const intent = this.#readIntent();
     this.#firstIds = this.#listSegments();
     if (this.#firstIds.length === 0) {
+      // A truncate that emptied the log got as far as removing every segment: its new first id.
+      if (intent?.op === 'truncate') this.#firstId = Math.max(this.#firstId, intent.id + 1);
       this.#startSegment(this.#firstId);
     } else {
       this.#firstId = this.#firstIds[0]!;
@@ -336,8 +341,9 @@ export class Log implements AsyncDisposable {
       // the end of its seal. Seal it now.
       for (const firstId of this.#firstIds.slice(0, -1)) {
         if ((fs.statSync(this.#path(segmentName(firstId))).mode & 0o222) !== 0) {
+          // Opening completes a seal that got as far as the truncate (it only lacked the chmod).
           const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
-          await aof.finish();
+          if (aof.state !== FileState.EOF) await aof.finish();
           await aof.close();
         }
       }
@@ -359,7 +365,7 @@ export class Log implements AsyncDisposable {
   #openLast(): void {
     const firstId = this.#firstIds.at(-1)!;
     const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
-    const segment = Segment.scan(firstId, aof);
+    const segment = Segment.active(firstId, aof);
     this.#segments.set(firstId, segment);
     this.#active = segment;
     if (segment.sealed) this.#startSegment(segment.lastId + 1);
@@ -370,7 +376,7 @@ export class Log implements AsyncDisposable {
     const aof = this.#dir === undefined
       ? this.#manager.openAnonymous(`${segmentName(firstId)}#${this.#generation++}`, this.#geometry.sizeUpper)
       : this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
-    const segment = Segment.scan(firstId, aof);
+    const segment = Segment.active(firstId, aof);
     if (this.#firstIds.at(-1) !== firstId) this.#firstIds.push(firstId);
     this.#segments.set(firstId, segment);
     this.#active = segment;
@@ -380,19 +386,11 @@ export class Log implements AsyncDisposable {
   #roll(): void {
     const sealed = this.#active;
     this.#startSegment(sealed.lastId + 1);
-    const job = sealed.aof.finish().then(() => {
-      if (this.#dir !== undefined) this.#writeIndex(sealed);
-    }).finally(() => this.#sealing.delete(job));
+    const job = sealed.aof.finish().finally(() => this.#sealing.delete(job));
     job.catch(() => {
       // Reported by close()/sync() waiting on it would hide the append that rolled; the next open seals it again.
     });
     this.#sealing.add(job);
-  }
-
-  #writeIndex(segment: Segment): void {
-    const path = this.#path(`${segmentName(segment.firstId)}.idx`);
-    fs.writeFileSync(`${path}.tmp`, segment.indexBytes());
-    fs.renameSync(`${path}.tmp`, path);
   }
 
   /** The segment holding `id` (loading a sealed one on first use). */
@@ -414,17 +412,10 @@ export class Log implements AsyncDisposable {
     const next = this.#firstIds[index + 1];
     // The last segment (after a truncate removed those after it) has no next to count from: scan.
     const count = next === undefined ? -1 : next - firstId;
-    const name = segmentName(firstId);
-    const aof = this.#manager.open(name, Geometry.open(), frameRecovery);
-    let segment: Segment;
-    const offsets = count < 0 || this.#dir === undefined ? undefined : Segment.readIndex(this.#path(`${name}.idx`), count);
-    if (offsets) {
-      segment = new Segment(firstId, aof, offsets);
-    } else {
-      segment = Segment.scan(firstId, aof);
-      if (this.#dir !== undefined) this.#writeIndex(segment);
-    }
-    if (count >= 0 && segment.count !== count) {
+    const aof = this.#manager.open(segmentName(firstId), Geometry.open(), frameRecovery);
+    const segment = Segment.sealed(firstId, aof);
+    // (A chain broken by a damaged header is reported by get() of the ids past the break.)
+    if (count >= 0 && segment.whole && segment.count !== count) {
       throw new AofError(ErrorCode.CORRUPT_DATA,
         `${aof.path}: holds ${segment.count} records where ${count} belong (ids ${firstId}…${firstId + count - 1})`);
     }
@@ -440,7 +431,7 @@ export class Log implements AsyncDisposable {
     await segment?.aof.close();
     if (this.#dir === undefined) return;
     const name = segmentName(firstId);
-    for (const file of [name, `${name}.idx`, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+    for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
   }
 
   async #truncate(keep: number): Promise<void> {
@@ -454,7 +445,7 @@ export class Log implements AsyncDisposable {
     }
     const last = this.#segmentOf(this.#firstIds.at(-1)!);
     if (last.lastId > keep) {
-      await this.#rewrite(last, last.endOf(keep));
+      await this.#rewrite(last, keep);
     } else if (last.sealed) {
       this.#startSegment(last.lastId + 1);
     } else {
@@ -463,9 +454,11 @@ export class Log implements AsyncDisposable {
     this.#syncDir();
   }
 
-  /** Replaces a segment by one holding only its first `end` bytes (write-temp + rename). */
-  async #rewrite(segment: Segment, end: number): Promise<void> {
-    const content = Buffer.from(segment.aof.view(0, end));
+  /** Replaces a segment by one holding only its records up to `keep` (write-temp + rename). */
+  async #rewrite(segment: Segment, keep: number): Promise<void> {
+    const content = Buffer.from(segment.aof.view(0, segment.endOf(keep)));
+    // The record kept last may have been in the middle of a batch: it ends the write now.
+    endWrite(content, segment.offsetOf(keep));
     const firstId = segment.firstId;
     const name = segmentName(firstId);
     this.#segments.delete(firstId);
@@ -478,14 +471,13 @@ export class Log implements AsyncDisposable {
       aof.syncSync();
       await aof.close();
       fs.rmSync(this.#path(`${tmp}-shm`), { force: true });
-      fs.rmSync(this.#path(`${name}.idx`), { force: true });
       fs.renameSync(this.#path(tmp), this.#path(name));
       this.#syncDir();
       this.#startSegment(firstId);
     } else {
       this.#startSegment(firstId);
       if (content.length > 0) this.#active.aof.write(content);
-      this.#active = Segment.scan(firstId, this.#active.aof);
+      this.#active = Segment.active(firstId, this.#active.aof);
       this.#segments.set(firstId, this.#active);
     }
   }

@@ -3,12 +3,29 @@
  * and the offset of each frame (the index: get(id) is one array read). The last segment takes
  * appends; the others are sealed (the AOF is finished: final marker, read-only).
  */
-import * as fs from 'node:fs';
 import type { AOF, AppendEvent } from '../aof.js';
 import { AofError, ErrorCode } from '../errors.js';
-import { RecoveryKind, isFinished, recoverWithMagic, type RecoveryFunc, type RecoveryResult } from '../recovery.js';
-import { native } from '../native.js';
-import { CHECK_AHEAD, FRAME_HEADER, frameLength, frameProblem, frameSize, putFrame, scanFrames } from './frame.js';
+import {
+  MAGIC_TAIL,
+  MAGIC_TAIL_BYTES,
+  RecoveryKind,
+  isFinished,
+  lastNonZero,
+  recoverWithMagic,
+  type RecoveryFunc,
+  type RecoveryResult,
+} from '../recovery.js';
+import {
+  CHECK_AHEAD,
+  FRAME_HEADER,
+  FrameType,
+  chainFrames,
+  checkedEnd,
+  frameLength,
+  frameProblem,
+  frameSize,
+  putFrame,
+} from './frame.js';
 
 /** A segment's file name: its first id, zero-padded so names sort like ids. */
 export function segmentName(firstId: number): string {
@@ -24,49 +41,163 @@ export function parseSegmentName(name: string): number | undefined {
 }
 
 /**
- * Recovery of a segment: the bytes' rule, and where that finds a torn tail, the whole frames
- * before it (each carries its CRC): only the torn frame is lost, checkpoints or not.
+ * Recovery of a segment: the bytes' rule, checked against the frames (each carries its CRC and
+ * marks where its write ends). A clean tail whose frames check out stands. Otherwise the content
+ * ends after the last whole write that checks out, provided what follows is one torn write. It
+ * is damage, Corrupted and never a silent cut, when a whole write checks out further on, or when
+ * the frame headers chain exactly to a clean tail magic (that write was complete: a torn one
+ * never has its tail magic after it).
  */
 export const frameRecovery: RecoveryFunc = (fileSize, data, magic) => {
-  const r = recoverWithMagic(fileSize, data, magic);
-  if (r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Empty || r.kind === RecoveryKind.Panic || isFinished(r)) {
-    return r;
-  }
+  const r = cleanTail(fileSize, data, magic) ?? recoverWithMagic(fileSize, data, magic);
+  if (r.kind === RecoveryKind.Empty || r.kind === RecoveryKind.Panic || isFinished(r)) return r;
   const buf = Buffer.from(data.buffer, data.byteOffset, fileSize);
-  const { end } = scanFrames(buf, r.end);
-  const torn: RecoveryResult = { kind: RecoveryKind.Tail, tail: end, checkpoint: -1, end: r.end, fileSize };
+  // Frames may end in zero bytes (padding, an index of 0, a payload of zeros): scan the whole
+  // file, not only up to the last non-zero byte.
+  const whole = checkedEnd(buf, 0, fileSize, 0);
+  if (r.kind === RecoveryKind.Tail && whole === r.tail) return r;
+  const damaged = wholeWriteAfter(buf, whole, Math.max(r.end, whole));
+  const complete = r.kind === RecoveryKind.Tail && chainFrames(buf, r.tail).end === r.tail;
+  if (damaged >= 0 || complete) {
+    const error = new Error(`the frame at offset ${whole} does not check out, though ` +
+      (damaged >= 0 ? `a whole write at offset ${damaged} does` : `its write was complete (the tail magic follows it)`));
+    return { kind: RecoveryKind.Corrupted, tail: whole, checkpoint: -1, end: r.end, fileSize, error };
+  }
+  const torn: RecoveryResult = { kind: RecoveryKind.Tail, tail: whole, checkpoint: -1, end: r.end, fileSize };
   return torn;
 };
 
+/**
+ * The Tail result when the last non-zero bytes are the tail magic, without the search for an
+ * earlier checkpoint marker (a log segment has none until it is sealed): that search read the
+ * whole segment backwards at every open. Undefined otherwise.
+ */
+function cleanTail(fileSize: number, data: Uint8Array, magic: bigint | Uint8Array): RecoveryResult | undefined {
+  if (magic !== MAGIC_TAIL || fileSize > data.length) return undefined;
+  const last = lastNonZero(data, fileSize);
+  if (last < 7) return undefined;
+  for (let k = 0; k < 8; k++) if (data[last - 7 + k] !== MAGIC_TAIL_BYTES[k]) return undefined;
+  return { kind: RecoveryKind.Tail, tail: last - 7, checkpoint: -1, end: last + 1, fileSize };
+}
+
+/** The first 8-aligned offset in `[from, end)` holding a frame with this index that checks out, or -1. */
+function nextFrame(buf: Buffer, from: number, end: number, index: number): number {
+  for (let at = from; at + FRAME_HEADER <= end; at += 8) {
+    if (buf.readUInt32LE(at + 12) === index && frameProblem(buf, at, end, index) === undefined) return at;
+  }
+  return -1;
+}
+
+/**
+ * The offset of a whole write (frames ending with a Record) that checks out somewhere in
+ * `(from, end)` with a later index than the frame at `from` can have, or -1. What a torn write
+ * leaves after `from` never qualifies: its frames all continue a write that was not finished.
+ */
+function wholeWriteAfter(buf: Buffer, from: number, end: number): number {
+  for (let at = from + 8; at + FRAME_HEADER <= end; at += 8) {
+    const type = buf.readUInt32LE(at + 8);
+    if (type !== FrameType.Record && type !== FrameType.Continued) continue;
+    const index = buf.readUInt32LE(at + 12);
+    if (at + frameSize(buf.readUInt32LE(at + 4)) > end) continue;
+    if (checkedEnd(buf, at, end, index) > at) return at;
+  }
+  return -1;
+}
+
 const EMPTY = new Uint8Array(0);
+
+/** Frame offsets, growable without a JS array's per-element cost: index i is record firstId + i. */
+class Offsets {
+  #array: Uint32Array;
+  length: number;
+
+  constructor(array: Uint32Array, length: number) {
+    this.#array = array;
+    this.length = length;
+  }
+
+  at(i: number): number {
+    return this.#array[i]!;
+  }
+
+  push(offset: number): void {
+    if (this.length === this.#array.length) {
+      const bigger = new Uint32Array(Math.max(1024, this.#array.length * 2));
+      bigger.set(this.#array);
+      this.#array = bigger;
+    }
+    this.#array[this.length++] = offset;
+  }
+
+  /** The index of the first offset at or after `at`, or length. */
+  indexFrom(at: number): number {
+    let i = 0;
+    while (i < this.length && this.#array[i]! < at) i++;
+    return i;
+  }
+}
 
 export class Segment {
   readonly firstId: number;
   readonly aof: AOF;
-  /** Offset of each record's frame; index i is id firstId + i. */
-  readonly #offsets: number[];
+  readonly #offsets: Offsets;
   #buf: Buffer;
   /** Every frame before this offset has been checked (or was written by us): reads skip the check. */
   #checkedTo: number;
+  /** Where the chain of frame headers broke (a damaged length or header), or -1. */
+  readonly #brokenAt: number;
 
-  constructor(firstId: number, aof: AOF, offsets: number[], checkedTo = 0) {
+  private constructor(firstId: number, aof: AOF, offsets: Offsets, checkedTo: number, brokenAt: number) {
     this.firstId = firstId;
     this.aof = aof;
     this.#offsets = offsets;
     this.#buf = aof.view(0, 0);
     this.#checkedTo = checkedTo;
+    this.#brokenAt = brokenAt;
   }
 
-  /** Opens over an AOF whose content is whole frames: scans them (a torn or corrupt frame ends it). */
-  static scan(firstId: number, aof: AOF): Segment {
+  /**
+   * Opens the active segment: every frame is checked now (recovery left whole writes only, so a
+   * frame that does not check out is damage: ERR_AOF_CORRUPT_DATA).
+   */
+  static active(firstId: number, aof: AOF): Segment {
     const view = aof.view();
-    const { offsets, end } = scanFrames(view, view.length);
-    if (end !== view.length) {
-      throw new AofError(ErrorCode.CORRUPT_DATA,
-        `${aof.path}: the frame at offset ${end} (id ${firstId + offsets.length}) does not check out: ` +
-        `${frameProblem(view, end, view.length, offsets.length)}`);
+    const chain = chainFrames(view, view.length);
+    const offsets = new Offsets(chain.offsets, chain.count);
+    const checked = checkedEnd(view, 0, view.length, 0);
+    if (chain.end !== view.length || checked !== view.length) {
+      const at = Math.min(chain.end, checked);
+      const index = offsets.indexFrom(at);
+      throw new AofError(ErrorCode.CORRUPT_DATA, `${aof.path}: record ${firstId + index} at offset ${at} does not check out: ` +
+        `${frameProblem(view, at, view.length, index) ?? 'a write is not whole'}`);
     }
-    return new Segment(firstId, aof, offsets, end);
+    return new Segment(firstId, aof, offsets, view.length, -1);
+  }
+
+  /**
+   * Opens a sealed segment: its index from the frame headers' lengths alone; each frame is
+   * checked when first read, so a damaged record fails alone (ERR_AOF_CORRUPT_DATA).
+   */
+  static sealed(firstId: number, aof: AOF): Segment {
+    const view = aof.view();
+    const size = view.length;
+    let chain = chainFrames(view, size);
+    const offsets = new Offsets(chain.offsets, chain.count);
+    // A damaged header breaks the chain: keep the damaged frame's place (reading it fails its
+    // check) and pick the chain up again at the next frame that checks out with the next index.
+    while (chain.end < size) {
+      const resume = nextFrame(view, chain.end + 8, size, offsets.length + 1);
+      if (resume < 0) return new Segment(firstId, aof, offsets, 0, chain.end);
+      offsets.push(chain.end);
+      chain = chainFrames(view, size, resume, offsets.length);
+      for (let i = 0; i < chain.count; i++) offsets.push(chain.offsets[i]!);
+    }
+    return new Segment(firstId, aof, offsets, 0, -1);
+  }
+
+  /** True when the headers chain to the end of the content. */
+  get whole(): boolean {
+    return this.#brokenAt < 0;
   }
 
   get count(): number {
@@ -88,7 +219,7 @@ export class Segment {
   }
 
   /** The record appendOne is writing (one callback for every append: nothing allocated per record). */
-  #pending: Uint8Array = new Uint8Array(0);
+  #pending: Uint8Array = EMPTY;
   readonly #writeOne = (ev: AppendEvent): number => {
     const offsets = this.#offsets;
     offsets.push(ev.begin);
@@ -108,18 +239,19 @@ export class Segment {
     return this.lastId;
   }
 
-  /** Appends records as one AOF write (all or none). Returns the first new id. */
+  /** Appends records as one AOF write (all or none, also across a crash). Returns the first new id. */
   append(records: readonly Uint8Array[], bytes: number): number {
     const first = this.lastId + 1;
     const begin = this.aof.size;
     const offsets = this.#offsets;
     let index = offsets.length;
+    const last = records.length - 1;
     this.aof.append(bytes, (ev) => {
       let at = ev.begin;
       const buf = ev.buffer;
-      for (const data of records) {
+      for (let i = 0; i <= last; i++) {
         offsets.push(at);
-        at += putFrame(buf, at, index++, data);
+        at += putFrame(buf, at, index++, records[i]!, i === last ? FrameType.Record : FrameType.Continued);
       }
       return at - ev.begin;
     });
@@ -133,31 +265,48 @@ export class Segment {
    */
   get(id: number): Buffer {
     const index = id - this.firstId;
-    const at = this.#offsets[index]!;
+    if (index >= this.#offsets.length) {
+      throw new AofError(ErrorCode.CORRUPT_DATA,
+        `${this.aof.path}: record ${id}: the frame headers stop making sense at offset ${this.#brokenAt}`);
+    }
+    const at = this.#offsets.at(index);
     const buf = this.#view(at);
     if (at >= this.#checkedTo) this.#check(buf, at, index, id);
     return buf.subarray(at + FRAME_HEADER, at + FRAME_HEADER + frameLength(buf, at));
   }
 
-  /** Checks the frames from `at` (and up to CHECK_AHEAD after it) in one native call. */
+  /**
+   * Checks the frame at `at`. Reading on from the checked prefix (iteration), a stretch of
+   * CHECK_AHEAD bytes is checked in one native call and the prefix grows; a random read past it
+   * checks just this frame (a stretch would be checked again and again).
+   */
   #check(buf: Buffer, at: number, index: number, id: number): void {
     const size = this.aof.size;
-    const length = at + 8 <= size ? frameLength(buf, at) : 0;
-    // Reading on from the checked prefix (iteration): check a stretch ahead. A random read past
-    // it: just this frame (the stretch would be checked again and again).
-    const ahead = at === this.#checkedTo ? CHECK_AHEAD : 0;
-    const end = Math.min(size, Math.max(at + ahead, at + frameSize(length)));
-    const valid = native.checkFrames(buf, at, end, index);
-    if (valid === at) {
-      throw new AofError(ErrorCode.CORRUPT_DATA,
-        `${this.aof.path}: record ${id} at offset ${at}: ${frameProblem(buf, at, size, index) ?? 'does not check out'}`);
+    if (at !== this.#checkedTo) {
+      const problem = frameProblem(buf, at, size, index);
+      if (problem !== undefined) throw this.#corrupt(id, at, problem);
+      return;
     }
-    if (at === this.#checkedTo) this.#checkedTo = valid;
+    let end = Math.min(size, at + CHECK_AHEAD);
+    let valid = checkedEnd(buf, at, end, index);
+    // A write (a batch) longer than the stretch: widen it until the write fits.
+    while (valid === at && end < size) valid = checkedEnd(buf, at, (end = Math.min(size, at + (end - at) * 2)), index);
+    if (valid === at) throw this.#corrupt(id, at, frameProblem(buf, at, size, index) ?? 'its write is not whole');
+    this.#checkedTo = valid;
+  }
+
+  #corrupt(id: number, at: number, problem: string): AofError {
+    return new AofError(ErrorCode.CORRUPT_DATA, `${this.aof.path}: record ${id} at offset ${at}: ${problem}`);
+  }
+
+  /** Offset of record `id`'s frame. */
+  offsetOf(id: number): number {
+    return this.#offsets.at(id - this.firstId);
   }
 
   /** Offset just past record `id` (where content would end if it were the last). */
   endOf(id: number): number {
-    const at = this.#offsets[id - this.firstId]!;
+    const at = this.offsetOf(id);
     return at + frameSize(frameLength(this.#view(at), at));
   }
 
@@ -165,26 +314,5 @@ export class Segment {
   #view(at: number): Buffer {
     if (at + FRAME_HEADER > this.#buf.length || this.#buf.length < this.aof.size) this.#buf = this.aof.view();
     return this.#buf;
-  }
-
-  /** The index as little-endian u32 offsets (what a sealed segment keeps next to it). */
-  indexBytes(): Buffer {
-    const out = Buffer.alloc(this.#offsets.length * 4);
-    this.#offsets.forEach((o, i) => out.writeUInt32LE(o, i * 4));
-    return out;
-  }
-
-  /** Offsets from an index file, if it has exactly `count` entries; undefined otherwise. */
-  static readIndex(path: string, count: number): number[] | undefined {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(path);
-    } catch {
-      return undefined;
-    }
-    if (bytes.length !== count * 4) return undefined;
-    const offsets = new Array<number>(count);
-    for (let i = 0; i < count; i++) offsets[i] = bytes.readUInt32LE(i * 4);
-    return offsets;
   }
 }
