@@ -209,14 +209,5 @@ export function loadAverage() {
   return `${os.loadavg().map((x) => x.toFixed(2)).join(', ')} (1, 5, 15 min)`;
 }
 
-/** A seeded PRNG (mulberry32): returns a function giving uniform floats in [0, 1), the same sequence for the same seed. */
-export function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the tests' own): uniform floats in [0, 1), the same sequence for the same seed. */
+export { prng as seededRandom } from '../test/fixtures/prng.mjs';

@@ -72,17 +72,7 @@ export class ReportingChild {
   }
 }
 
-/** mulberry32: the parent's seeded PRNG for kill timing. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './fixtures/prng.mjs';
 
 /** Offset of the first byte where a and b differ, or -1 when equal. */
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
