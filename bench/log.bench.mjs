@@ -557,26 +557,35 @@ async function buildLog(d, recordSize, mib, fullActive = false) {
   return { count, recordSize, segments, activeRecords };
 }
 
+/**
+ * Runs `fn` timed, after a forced GC, counting page faults and V8 collections during it (the
+ * observer's entries arrive asynchronously: a tick passes before counting stops).
+ */
+async function measured(fn) {
+  gc();
+  await tick();
+  gcs.on = true;
+  gcs.count = 0;
+  const f0 = faults();
+  const t0 = hr();
+  const result = fn(t0);
+  const seconds = secondsSince(t0);
+  const pageFaults = faults() - f0;
+  await tick();
+  gcs.on = false;
+  return { result, seconds, faults: pageFaults, gcs: gcs.count };
+}
+
 /** Opens the log, iterates it twice (timed), optionally runs get(ids) after that, closes. */
 async function iterateRun(d, built, ids) {
   const log = await Log.open(d);
   const passes = [];
   for (let pass = 0; pass < 2; pass++) {
-    gc();
-    await tick();
-    gcs.on = true;
-    gcs.count = 0;
-    const f0 = faults();
-    const t0 = hr();
-    const r = iterateLoop(log);
-    const seconds = secondsSince(t0);
-    const pageFaults = faults() - f0;
-    await tick();
-    gcs.on = false;
+    const { result: r, seconds, faults: pageFaults, gcs: collections } = await measured(() => iterateLoop(log));
     if (r.records !== built.count || r.bytes !== built.count * built.recordSize) {
       throw new Error(`iteration saw ${r.records} records / ${r.bytes} bytes, expected ${built.count}`);
     }
-    passes.push({ seconds, faults: pageFaults, gcs: gcs.count });
+    passes.push({ seconds, faults: pageFaults, gcs: collections });
   }
   let afterIteration;
   if (ids) afterIteration = await timeGets(log, ids);
@@ -586,28 +595,21 @@ async function iterateRun(d, built, ids) {
 
 /** get(id) of `ids` in order, in chunks of 1,000, stopping after the chunk that passes GET_SECONDS. */
 async function timeGets(log, ids) {
-  gc();
-  await tick();
-  gcs.on = true;
-  gcs.count = 0;
-  const f0 = faults();
-  const t0 = hr();
-  let done = 0;
-  while (done < ids.length) {
-    const k = Math.min(1000, ids.length - done);
-    getLoop(log, ids.subarray(done, done + k));
-    done += k;
-    if (secondsSince(t0) > GET_SECONDS) break;
-  }
-  const seconds = secondsSince(t0);
-  const pageFaults = faults() - f0;
-  await tick();
-  gcs.on = false;
+  const { result: done, seconds, faults: pageFaults, gcs: collections } = await measured((t0) => {
+    let n = 0;
+    while (n < ids.length) {
+      const k = Math.min(1000, ids.length - n);
+      getLoop(log, ids.subarray(n, n + k));
+      n += k;
+      if (secondsSince(t0) > GET_SECONDS) break;
+    }
+    return n;
+  });
   // Spot checks (untimed): each record starts with its id.
   for (let i = 0; i < done; i += Math.max(1, done >> 6)) {
     if (log.get(ids[i]).readDoubleLE(0) !== ids[i]) throw new Error(`get(${ids[i]}) returned another record`);
   }
-  return { seconds, faults: pageFaults, gcs: gcs.count, done };
+  return { seconds, faults: pageFaults, gcs: collections, done };
 }
 
 const iterateRows = [];

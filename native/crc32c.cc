@@ -75,30 +75,45 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, ~crc);
 }
 
+// Arguments (bytes: Uint8Array, then `count` numbers) of the raw functions below, read with as
+// few Node-API calls as possible; a TypeError with `usage` (and false) when they are not that.
+bool RawArgs(napi_env env, napi_callback_info cbinfo, const uint8_t** data, size_t* len, double* numbers,
+             size_t count, const char* usage) {
+  napi_value argv[4];
+  size_t argc = 4;
+  napi_typedarray_type type;
+  void* bytes = nullptr;
+  bool ok = count <= 3 && napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) == napi_ok &&
+            argc >= count + 1 &&
+            napi_get_typedarray_info(env, argv[0], &type, len, &bytes, nullptr, nullptr) == napi_ok &&
+            type == napi_uint8_array;
+  for (size_t i = 0; ok && i < count; i++) ok = napi_get_value_double(env, argv[i + 1], &numbers[i]) == napi_ok;
+  if (!ok) {
+    napi_throw_type_error(env, nullptr, usage);
+    return false;
+  }
+  *data = static_cast<const uint8_t*>(bytes);
+  return true;
+}
+
 // crc32cRange(bytes, offset, length): the CRC of bytes[offset, offset+length), no view needed
 // (the record log checks one per frame; a subarray per frame cost more than the CRC).
 // Called once per record by the record log, so it makes as few Node-API calls as it can (each
 // costs more than the CRC of a small record): the raw C API, no node-addon-api wrappers.
 napi_value Crc32cRange(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 3;
-  napi_value argv[3];
-  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  napi_typedarray_type type;
+  const uint8_t* data;
   size_t len;
-  void* data;
-  double offset = -1, length = -1;
-  if (argc < 3 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_double(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_double(env, argv[2], &length) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "crc32cRange(bytes: Uint8Array, offset: number, length: number)");
+  double n[2];
+  if (!RawArgs(env, cbinfo, &data, &len, n, 2, "crc32cRange(bytes: Uint8Array, offset: number, length: number)")) {
     return nullptr;
   }
+  double offset = n[0], length = n[1];
   if (!(offset >= 0) || !(length >= 0) || std::floor(offset) != offset || std::floor(length) != length ||
       offset + length > static_cast<double>(len)) {
     napi_throw_range_error(env, nullptr, "range is outside the array");
     return nullptr;
   }
-  uint32_t crc = ~Compute(~0u, static_cast<const uint8_t*>(data) + static_cast<size_t>(offset), static_cast<size_t>(length));
+  uint32_t crc = ~Compute(~0u, data + static_cast<size_t>(offset), static_cast<size_t>(length));
   napi_value result;
   napi_create_uint32(env, crc, &result);
   return result;
@@ -111,24 +126,19 @@ napi_value Crc32cRange(napi_env env, napi_callback_info cbinfo) {
 // firstIndex, and its CRC. Returns the offset after the last frame of type 1 (the end of a whole
 // write) in that run: `end` when every frame checks out and the last ends a write.
 napi_value CheckFrames(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
-  napi_typedarray_type type;
+  const uint8_t* data;
   size_t len;
-  void* data;
-  double from = -1, end = -1, first = -1;
-  if (argc < 4 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_double(env, argv[1], &from) != napi_ok ||
-      napi_get_value_double(env, argv[2], &end) != napi_ok || napi_get_value_double(env, argv[3], &first) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "checkFrames(bytes: Uint8Array, from: number, end: number, firstIndex: number)");
+  double n[3];
+  if (!RawArgs(env, cbinfo, &data, &len, n, 3,
+               "checkFrames(bytes: Uint8Array, from: number, end: number, firstIndex: number)")) {
     return nullptr;
   }
+  double from = n[0], end = n[1], first = n[2];
   if (!(from >= 0) || !(end >= from) || end > static_cast<double>(len) || !(first >= 0) || first > 4294967295.0) {
     napi_throw_range_error(env, nullptr, "checkFrames: range is outside the array");
     return nullptr;
   }
-  const uint8_t* p = static_cast<const uint8_t*>(data);
+  const uint8_t* p = data;
   size_t at = static_cast<size_t>(from), stop = static_cast<size_t>(end);
   uint32_t index = static_cast<uint32_t>(first);
   auto u32 = [p](size_t o) { uint32_t v; std::memcpy(&v, p + o, 4); return v; };
