@@ -51,6 +51,13 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i);
 // Data pointer and length of a Uint8Array (or Buffer) argument; false (with a TypeError) otherwise.
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len);
 
+// The SIGBUS guard (guard.cc): accesses past the end of a truncated file in a registered range
+// read zeros instead of killing the process. Register returns a slot (-1: not guarded).
+int GuardRegister(void* base, size_t length);
+void GuardUnregister(int slot);
+uint64_t GuardFaults(int slot);
+uint32_t* GuardTotal();  // one word: the faults rescued in the whole process
+
 void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitCrc32c(Napi::Env env, Napi::Object exports);

@@ -31,12 +31,14 @@ struct Reservation {
   uint8_t* base;
   size_t capacity;
   std::string path;
+  int guard;  // slot in the SIGBUS guard (guard.cc), -1 if unguarded
   std::atomic<int> refs{1};
   bool released = false;
 
   void Ref() { refs.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      GuardUnregister(guard);
       munmap(base, capacity);
       delete this;
     }
@@ -131,6 +133,7 @@ class Region : public Napi::ObjectWrap<Region> {
       InstanceMethod<&Region::PopulateAsync>("populateAsync"),
       InstanceAccessor<&Region::Capacity>("capacity"),
       InstanceAccessor<&Region::Released>("released"),
+      InstanceAccessor<&Region::Faults>("faults"),
     });
   }
 
@@ -151,7 +154,7 @@ class Region : public Napi::ObjectWrap<Region> {
       ThrowErrno(env, errno, "mmap", path);
       return;
     }
-    r_ = new Reservation{static_cast<uint8_t*>(base), capacity, path};
+    r_ = new Reservation{static_cast<uint8_t*>(base), capacity, path, GuardRegister(base, capacity)};
   }
 
   ~Region() override {
@@ -329,6 +332,11 @@ class Region : public Napi::ObjectWrap<Region> {
     return Napi::Number::New(info.Env(), r_ == nullptr ? 0 : static_cast<double>(r_->capacity));
   }
 
+  // Pages the SIGBUS guard replaced with zeros: accesses past the end of a file truncated under us.
+  Napi::Value Faults(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), r_ == nullptr ? 0 : static_cast<double>(GuardFaults(r_->guard)));
+  }
+
   Napi::Value Released(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), r_ == nullptr || r_->released);
   }
@@ -338,6 +346,10 @@ void InitRegion(Napi::Env env, Napi::Object exports) {
   exports.Set("Region", Region::Define(env));
   exports.Set("pageSize", Napi::Number::New(env, static_cast<double>(kPage)));
   exports.Set("maxBuffer", Napi::Number::New(env, static_cast<double>(kMaxBuffer)));
+  // A Uint32Array over the guard's process-wide fault count: a hot path checks it with a load, and
+  // asks a region for its own count only when it is not zero. Static memory: nothing to free.
+  Napi::ArrayBuffer total = Napi::ArrayBuffer::New(env, GuardTotal(), sizeof(uint32_t));
+  exports.Set("guardFaults", Napi::Uint32Array::New(env, 1, total, 0));
 }
 
 }  // namespace aof

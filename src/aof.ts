@@ -364,6 +364,11 @@ export class AOF extends Followable implements AsyncDisposable {
       const error = e instanceof Error ? e : new Error(String(e));
       r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
     }
+    // So is one that returns something else than a RecoveryResult: an unknown kind must not cut the file.
+    if (r === null || typeof r !== 'object' || !Object.values(RecoveryKind).includes(r.kind)) {
+      const error = invalidArg('recovery result', 'an object with a RecoveryKind as kind', r);
+      r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
+    }
     const { control, identity } = this.#f;
     // A writer that died with the file open left its last committed size: a torn write after it
     // rolls back to there, not to the last checkpoint.
@@ -821,6 +826,7 @@ export class AOF extends Followable implements AsyncDisposable {
     return this.#track(f.ctx.stats.timed('flushes', 'flushErrors', async () => {
       try {
         await f.region.msyncAsync(from, to - from);
+        this.#checkNotTruncated();
         this.#flushed(size);
       } finally {
         if (f.flushingTo <= size) f.flushingTo = 0;
@@ -838,12 +844,33 @@ export class AOF extends Followable implements AsyncDisposable {
     const start = now();
     try {
       this.#f.region.msync(from, to - from, true);
+      this.#checkNotTruncated();
     } catch (e) {
       stats.counts.flushErrors++;
       throw e;
     }
     stats.time('flushes', start);
     this.#flushed(size);
+  }
+
+  /**
+   * Another process truncated the file under the writer: pages past its new end were replaced
+   * with zeros by the SIGBUS guard, and writes into them reached no file. Durability cannot be
+   * promised any more.
+   */
+  #checkNotTruncated(): void {
+    if (!this.truncatedUnder) return;
+    throw new AofError(ErrorCode.CORRUPTED, `${this.#f.path}: ${this.#f.region.faults} page(s) of the mapping ` +
+      'faulted and were replaced with zeros (the file was truncated by another process, or the disk had no room ' +
+      'for a page); writes there reached no file');
+  }
+
+  /**
+   * @internal True once an access through this file's mapping found a page past the end of the
+   * file (another process truncated it): that page now reads zeros.
+   */
+  get truncatedUnder(): boolean {
+    return native.guardFaults[0] !== 0 && this.#f.region.faults > 0;
   }
 
   /** Durable: flushes, then fsyncs the file (size and metadata too). Nothing to do when anonymous. */
@@ -1061,13 +1088,35 @@ export function openAof(
   if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
   const backing = openFile(name, path, g, recovery, writeMode);
   if (backing.created) ctx.stats.counts.creates++;
+  const hadControl = fs.existsSync(controlPath(path));
   try {
     if (backing.writable && ctx.controlBlock) backing.control = openControl(path, writeMode);
-    return new AOF(ctx, backing);
+    const aof = new AOF(ctx, backing);
+    // A writer without a control block leaves none behind that describes this file: a crashed
+    // writer's block would otherwise tell a later recovery to keep a committed size this writer
+    // has since rolled back and written over.
+    if (backing.writable && !ctx.controlBlock && !backing.created) removeQuietly(controlPath(path));
+    return aof;
   } catch (e) {
     backing.control?.close();
+    // A file this open created and could not set up (a full disk, say) is not left behind: a
+    // later open would find an empty file it cannot tell from a damaged one. Removed while still
+    // locked, so no other writer has it yet.
+    if (backing.created) removeQuietly(path, controlPath(path));
+    // Nor is a control block this open made for a file it refuses (one that is not an AOF, say).
+    else if (backing.control && !hadControl) removeQuietly(controlPath(path));
     fs.closeSync(backing.fd);
     throw e;
+  }
+}
+
+function removeQuietly(...paths: string[]): void {
+  for (const p of paths) {
+    try {
+      fs.unlinkSync(p);
+    } catch {
+      // already gone, or not ours to remove: nothing to clean up
+    }
   }
 }
 

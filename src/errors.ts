@@ -48,6 +48,7 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'undefined') return 'undefined';
+  if (typeof value === 'symbol') return value.toString();
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${value.byteLength} bytes`;
   return `an object (${(value as object).constructor?.name ?? 'null prototype'})`;
@@ -64,6 +65,9 @@ export function closed(name: string): AofError {
 export function readOnly(name: string, why: string): AofError {
   return new AofError(ErrorCode.READ_ONLY, `${name} is read-only (${why})`);
 }
+
+/** The longest delay setTimeout/setInterval take: a longer one is silently 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Validates a non-negative safe integer argument. */
 export function checkSize(what: string, value: unknown): number {

@@ -40,6 +40,7 @@ export class Geometry implements Readonly<GeometryFields> {
 
   /** Zero fields mean "default" until {@link validate} fills them in. */
   constructor(fields: Partial<GeometryFields> = {}) {
+    if (fields === null || typeof fields !== 'object') throw invalidArg('fields', 'an object', fields);
     this.sizeNow = checkSize('geometry.sizeNow', fields.sizeNow ?? 0);
     this.sizeUpper = checkSize('geometry.sizeUpper', fields.sizeUpper ?? 0);
     this.growthStep = checkSize('geometry.growthStep', fields.growthStep ?? 0);
@@ -48,6 +49,7 @@ export class Geometry implements Readonly<GeometryFields> {
       throw invalidArg('geometry.pageSize', 'a power of two', this.pageSize);
     }
     this.create = fields.create ?? true;
+    if (typeof this.create !== 'boolean') throw invalidArg('geometry.create', 'a boolean', this.create);
     Object.freeze(this);
   }
 

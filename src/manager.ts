@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AOF, FileState, openAnonymousAof, openAof, type AofContext } from './aof.js';
-import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { AofError, ErrorCode, MAX_TIMER_MS, closed, invalidArg } from './errors.js';
 import { Geometry, MAX_FILE_SIZE } from './geometry.js';
 import { isSystemError } from './native.js';
 import { Reader, openReaderOptions, type ReaderOptions } from './reader.js';
@@ -65,13 +65,32 @@ function checkCount(what: string, value: unknown, fallback: number | undefined):
   return value;
 }
 
+/** Longest name: NAME_MAX (255 bytes) less the control block's `-shm` suffix. */
+const MAX_NAME_BYTES = 251;
+
 /** A file name inside the manager's directory: no separators, no `.`/`..`, nothing that escapes it. */
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name === '.' || name === '..' ||
-      name.includes('/') || name.includes('\\') || name.includes('\0')) {
-    throw invalidArg('name', 'a plain file name (no "/", "\\\\", NUL, "." or "..")', name);
+      name.includes('/') || name.includes('\\') || name.includes('\0') || Buffer.byteLength(name) > MAX_NAME_BYTES) {
+    throw invalidArg('name', `a plain file name of at most ${MAX_NAME_BYTES} bytes (no "/", "\\\\", NUL, "." or "..")`, name);
   }
   return name;
+}
+
+/**
+ * mkdir -p that gives up when a parent exists and the directory still cannot be made:
+ * `fs.mkdirSync(dir, { recursive: true })` spins forever on such a path (`/proc/x`: ENOENT).
+ */
+function makeDirectory(dir: string, retry = true): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if (isSystemError(e, 'EEXIST') && fs.statSync(dir).isDirectory()) return;
+    const parent = nodePath.dirname(dir);
+    if (!retry || !isSystemError(e, 'ENOENT') || parent === dir) throw e;
+    makeDirectory(parent);
+    makeDirectory(dir, false);
+  }
 }
 
 export interface OpenAsyncOptions {
@@ -101,11 +120,12 @@ export class Manager implements AsyncDisposable {
 
   /** Creates `dir` (recursively) when it does not exist. */
   constructor(dir: string, options: ManagerOptions = {}) {
-    if (typeof dir !== 'string' || dir.length === 0) throw invalidArg('dir', 'a directory path', dir);
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
     if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
     this.#writeMode = checkMode('options.writeMode', options.writeMode, 0o644);
     this.#readMode = checkMode('options.readMode', options.readMode, 0o444);
     const flushIntervalMs = checkCount('options.flushIntervalMs', options.flushIntervalMs, 1000)!;
+    if (flushIntervalMs > MAX_TIMER_MS) throw invalidArg('options.flushIntervalMs', `at most ${MAX_TIMER_MS} ms`, flushIntervalMs);
     this.#context = {
       readMode: this.#readMode,
       populate: checkBoolean('options.populate', options.populate, true),
@@ -119,10 +139,14 @@ export class Manager implements AsyncDisposable {
     };
     this.#dir = nodePath.resolve(dir);
     try {
-      fs.mkdirSync(this.#dir, { recursive: true });
+      makeDirectory(this.#dir);
     } catch (e) {
       if (isSystemError(e, 'EEXIST') || isSystemError(e, 'ENOTDIR')) {
-        throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir} exists and is not a directory`, { cause: e });
+        throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir} (or a parent of it) exists and is not a directory`, { cause: e });
+      }
+      if (isSystemError(e, 'ENAMETOOLONG')) throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir}: name too long`, { cause: e });
+      if (isSystemError(e, 'ENOENT')) {
+        throw new AofError(ErrorCode.NOT_FOUND, `cannot create directory ${this.#dir}: a parent is missing or cannot hold it`, { cause: e });
       }
       if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS')) {
         throw new AofError(ErrorCode.READ_ONLY, `cannot create directory ${this.#dir}`, { cause: e });
@@ -150,9 +174,11 @@ export class Manager implements AsyncDisposable {
    * is already open returns the same AOF.
    */
   open(name: string, geometry: Geometry = Geometry.create(), recovery: RecoveryFunc = recoverWithMagic): AOF {
+    // Checked also when the name is open already: a bad argument is never silently ignored.
+    if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
+    if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
     const existing = this.#existing(name, false);
     if (existing) return existing;
-    if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
     return this.#opened(() => openAof(this.#context, name, nodePath.join(this.#dir, name), geometry, recovery, this.#writeMode));
   }
 
@@ -208,11 +234,11 @@ export class Manager implements AsyncDisposable {
    * work, nothing on disk; it never grows (`ERR_AOF_FULL` past its size) and is gone once closed.
    */
   openAnonymous(name: string, size: number): AOF {
-    const existing = this.#existing(name, true);
-    if (existing) return existing;
     if (!Number.isSafeInteger(size) || size < 8 || size > MAX_FILE_SIZE) {
       throw invalidArg('size', `an integer from 8 to ${MAX_FILE_SIZE}`, size);
     }
+    const existing = this.#existing(name, true);
+    if (existing) return existing;
     const geometry = new Geometry({ sizeNow: size, sizeUpper: size, growthStep: size }).validate();
     return this.#opened(() => openAnonymousAof(this.#context, name, geometry.sizeUpper, geometry));
   }

@@ -12,6 +12,8 @@ const load = require('node-gyp-build') as (dir: string) => unknown;
 export interface NativeRegion {
   readonly capacity: number;
   readonly released: boolean;
+  /** Pages past the end of a file truncated under us that the SIGBUS guard replaced with zeros. */
+  readonly faults: number;
   /** Maps file bytes [offset, offset+length) at the same offset of the range (page multiples). */
   mapFile(fd: number, offset: number, length: number, writable: boolean): void;
   /** Maps shared anonymous memory at [offset, offset+length). */
@@ -60,6 +62,12 @@ export interface NativeBinding {
   pageSize: number;
   /** The largest ArrayBuffer the addon hands out (the largest V8 accepts on Node 20). */
   maxBuffer: number;
+  /**
+   * One word: pages the SIGBUS guard replaced with zeros in the whole process (accesses past the
+   * end of a file another process truncated). Zero in a healthy process, so a hot path can check
+   * it with a load before asking a region.
+   */
+  guardFaults: Uint32Array;
   fallocate(fd: number, offset: number, length: number, path: string): void;
   /** fallocate on a thread-pool thread. The caller keeps `fd` open until it settles. */
   fallocateAsync(fd: number, offset: number, length: number, path: string): Promise<void>;

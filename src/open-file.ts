@@ -35,11 +35,18 @@ export function openFile(name: string, path: string, geometry: Geometry, recover
   try {
     st = fs.statSync(path);
   } catch (e) {
-    if (!isSystemError(e, 'ENOENT')) throw e;
+    if (isSystemError(e, 'ENOTDIR')) throw new AofError(ErrorCode.NOT_FOUND, `${path}: its directory is not a directory`, { cause: e });
+    if (!isSystemError(e, 'ENOENT')) throw readError(path, e);
     if (!geometry.create) throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
     const fd = createFile(path, writeMode);
     if (fd >= 0) return lock({ name, path, fd, writable: true, created: true, geometry, recovery });
-    st = fs.statSync(path);
+    try {
+      st = fs.statSync(path);
+    } catch (e2) {
+      // O_EXCL found a name that stat cannot follow: a symbolic link to nothing.
+      if (isSystemError(e2, 'ENOENT')) throw new AofError(ErrorCode.NOT_FOUND, `${path} is a link to nothing`, { cause: e2 });
+      throw e2;
+    }
   }
   if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
   if (!st.isFile()) throw invalidArg('path', 'a regular file', path);

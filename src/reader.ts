@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { bufferLength } from './aof.js';
 import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
-import { AofError, ErrorCode, checkRange, closed, invalidArg } from './errors.js';
+import { AofError, ErrorCode, MAX_TIMER_MS, checkRange, closed, invalidArg } from './errors.js';
 import { MAX_FILE_SIZE } from './geometry.js';
 import { native, isSystemError, type NativeFutexWaiter, type NativeRegion } from './native.js';
 import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
@@ -56,8 +56,8 @@ export function openReaderOptions(options: ReaderOptions): Required<ReaderOption
     throw invalidArg('options.wake', "'futex', 'poll' or 'spin'", wake);
   }
   const interval = options.interval ?? 10;
-  if (typeof interval !== 'number' || !(interval > 0) || !Number.isFinite(interval)) {
-    throw invalidArg('options.interval', 'a positive number of milliseconds', interval);
+  if (typeof interval !== 'number' || !(interval > 0) || !(interval <= MAX_TIMER_MS)) {
+    throw invalidArg('options.interval', `a positive number of milliseconds up to ${MAX_TIMER_MS}`, interval);
   }
   const spinMs = options.spinMs ?? 1;
   if (typeof spinMs !== 'number' || !(spinMs >= 0) || !Number.isFinite(spinMs)) {
@@ -82,7 +82,8 @@ function isAlive(pid: number): boolean {
 
 function openData(path: string): number {
   try {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const st = fs.fstatSync(fd);
     if (!st.isFile()) {
       fs.closeSync(fd);
@@ -91,7 +92,10 @@ function openData(path: string): number {
     }
     return fd;
   } catch (e) {
-    if (isSystemError(e, 'ENOENT')) throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
+    if (isSystemError(e, 'ENOENT') || isSystemError(e, 'ENOTDIR')) {
+      throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
+    }
+    if (isSystemError(e, 'ENAMETOOLONG')) throw new AofError(ErrorCode.INVALID_ARG, `${path}: name too long`, { cause: e });
     if (isSystemError(e, 'EISDIR')) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`, { cause: e });
     if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
       throw new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
@@ -105,7 +109,7 @@ function openData(path: string): number {
  * this machine. Read-only: it never takes the writer's lock. Close it when done.
  */
 export function openReader(path: string, options: ReaderOptions = {}): Reader {
-  if (typeof path !== 'string' || path.length === 0) throw invalidArg('path', 'a file path', path);
+  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw invalidArg('path', 'a file path', path);
   return new Reader(nodePath.resolve(path), nodePath.basename(path), openReaderOptions(options), {});
 }
 

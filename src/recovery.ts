@@ -146,13 +146,18 @@ export function isFinished(result: RecoveryResult): boolean {
  * Applies the committed size a crashed writer left in the control block to a byte-level result.
  * The writer stores it after each write's tail magic, so the content before it is whole; when
  * the bytes show a torn tail (the write after it was in progress), the content ends there instead
- * of at the last checkpoint. A clean tail past it (a write whose tail magic landed just before the
- * crash) is kept; a finished file is never touched. Returns `r` itself when the committed size
+ * of at the last checkpoint. A tail that is not torn is the bytes' to decide (a clean tail past the
+ * committed size is a write whose tail magic landed just before the crash; one before it means the
+ * block is stale); a finished file is never touched. Returns `r` itself when the committed size
  * does not apply: past the file, or not past what the bytes already keep.
  */
 export function applyCommitted(r: RecoveryResult, committed: number, data: Uint8Array): RecoveryResult {
   if (!Number.isSafeInteger(committed) || committed < 0 || committed + 8 > r.fileSize) return r;
   if (r.kind === RecoveryKind.Panic || isFinished(r)) return r;
+  // Not torn: a clean tail magic, or a checkpoint marker that is the last thing in the file. The
+  // bytes decide; a committed size past them is a stale block (a writer without one has since
+  // rolled back and written on).
+  if (r.kind === RecoveryKind.Tail || (r.kind === RecoveryKind.Checkpoint && r.end <= r.tail)) return r;
   // Tail and Checkpoint keep r.tail bytes; Corrupted keeps nothing; Empty keeps 0.
   const kept = r.kind === RecoveryKind.Corrupted ? -1 : r.kind === RecoveryKind.Empty ? 0 : r.tail;
   if (kept >= committed) return r;

@@ -67,7 +67,8 @@ export class StateLog implements AsyncDisposable {
 
   /** The same over anonymous memory. */
   static memory(options: StateLogOptions = {}): StateLog {
-    return new StateLog(Log.memory(logOptions(options)), checkAutoCompact(options));
+    const autoCompact = checkAutoCompact(options);
+    return new StateLog(Log.memory(logOptions(options)), autoCompact);
   }
 
   /** The current epoch: the id of the last snapshot's record, 0 before the first snapshot. */

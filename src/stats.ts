@@ -58,6 +58,8 @@ export interface Stats {
   tailers: number;
   /** Polls delivered to tailers' consumers. */
   tailerWakes: number;
+  /** Bytes tailers' consumers accepted (the sum of their position advances). */
+  tailerBytesRead: number;
 }
 
 type Plain = { [K in keyof Stats as Stats[K] extends number ? K : never]: number };
@@ -76,7 +78,7 @@ export class StatsRecorder {
     activeMappedMemory: 0, activeAnonymousMemory: 0, lifetimeMemory: 0, flushErrors: 0,
     finishErrors: 0, syncErrors: 0, maps: 0, mapErrors: 0, unmaps: 0, unmapErrors: 0,
     truncates: 0, truncateErrors: 0, chmods: 0, chmodErrors: 0, writes: 0, bytesWritten: 0,
-    growErrors: 0, tailers: 0, tailerWakes: 0,
+    growErrors: 0, tailers: 0, tailerWakes: 0, tailerBytesRead: 0,
   };
 
   readonly timers: Timed = {

@@ -6,7 +6,7 @@
  * is closed. Nothing a consumer does reaches the writer or the other tailers.
  */
 import { Readable } from 'node:stream';
-import { AofError, ErrorCode, invalidArg } from './errors.js';
+import { AofError, ErrorCode, MAX_TIMER_MS, invalidArg } from './errors.js';
 import type { StatsRecorder } from './stats.js';
 
 /** File states, shared with the AOF (`aof.state`). */
@@ -142,8 +142,8 @@ function checkOptions(source: TailSource, options: SubscribeOptions): { interval
   if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
   const interval = options.interval ?? 0;
   const from = options.from ?? 0;
-  if (typeof interval !== 'number' || !(interval >= 0) || !Number.isFinite(interval)) {
-    throw invalidArg('options.interval', 'a non-negative number of milliseconds', interval);
+  if (typeof interval !== 'number' || !(interval >= 0) || !(interval <= MAX_TIMER_MS)) {
+    throw invalidArg('options.interval', `a non-negative number of milliseconds up to ${MAX_TIMER_MS}`, interval);
   }
   if (!Number.isSafeInteger(from) || from < 0 || from > source.size) {
     throw invalidArg('options.from', `an integer from 0 to size (${source.size})`, from);
@@ -170,6 +170,9 @@ export class Tailer implements AsyncDisposable {
   constructor(source: TailSource, consumer: Consumer, options: SubscribeOptions = {}) {
     if (consumer === null || typeof consumer !== 'object' || typeof consumer.pollRead !== 'function') {
       throw invalidArg('consumer', 'an object with a pollRead(event) method', consumer);
+    }
+    if (consumer.pollReadClosed != null && typeof consumer.pollReadClosed !== 'function') {
+      throw invalidArg('consumer.pollReadClosed', 'a function (or none)', consumer.pollReadClosed);
     }
     const { interval, from } = checkOptions(source, options);
     this.#source = source;
@@ -268,6 +271,7 @@ export class Tailer implements AsyncDisposable {
         return;
       }
       this.#position = result;
+      if (stats) stats.counts.tailerBytesRead += result - begin;
       if (result < end) {
         this.#queue();
         return;
@@ -428,7 +432,15 @@ export function createReadStream(source: TailSource, options: ReadStreamOptions 
   if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
   const follow = options.follow ?? true;
   if (typeof follow !== 'boolean') throw invalidArg('options.follow', 'a boolean', follow);
-  const iterator = new TailIterator(source, { from: options.start ?? 0, signal: options.signal });
+  const { highWaterMark } = options;
+  if (highWaterMark != null && (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0)) {
+    throw invalidArg('options.highWaterMark', 'a non-negative safe integer', highWaterMark);
+  }
+  const start = options.start ?? 0;
+  if (!Number.isSafeInteger(start) || start < 0 || start > source.size) {
+    throw invalidArg('options.start', `an integer from 0 to size (${source.size})`, start);
+  }
+  const iterator = new TailIterator(source, { from: start, signal: options.signal });
   let position = iterator.tailer.position;
   const stream = new Readable({
     highWaterMark: options.highWaterMark,

@@ -16,7 +16,7 @@
  * it never saw a byte a recovery later rolled back, missed nothing, and followed each new writer.
  * The next rounds go to a new file with a new reader.
  *
- * AOF_TORTURE_KILLS sets the number of kills (default 20), AOF_TORTURE_SEED the seed (printed).
+ * AOF_TORTURE_KILLS sets the number of kills (default 50), AOF_TORTURE_SEED the seed (printed).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -29,7 +29,7 @@ import { GEOMETRY, Stream } from './fixtures/crash-stream.mjs';
 import { DIST, fixture, tmpDir } from './helpers.js';
 import { ReportingChild, expectSameBytes, prng } from './torture.js';
 
-const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 20) | 0);
+const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 50) | 0);
 const SEED = (process.env.AOF_TORTURE_SEED !== undefined
   ? Number(process.env.AOF_TORTURE_SEED)
   : (Date.now() ^ (process.pid << 16))) >>> 0;

@@ -15,7 +15,7 @@
  * its content intact (possibly plus the final marker, which recovery keeps as content) or finished
  * (read-only, state EOF) with the full content.
  *
- * AOF_TORTURE_KILLS sets the number of kills (default 20), AOF_TORTURE_SEED the seed (printed),
+ * AOF_TORTURE_KILLS sets the number of kills (default 50), AOF_TORTURE_SEED the seed (printed),
  * AOF_TORTURE_RATE the bytes per millisecond the writer may append (default 60000).
  */
 import * as fs from 'node:fs';
@@ -27,7 +27,7 @@ import { CHECKPOINT, EVERY, GEOMETRY, Stream, TAIL, pseudoRandomBytes as fixture
 import { ReportingChild, expectSameBytes, prng } from './torture.js';
 import { pseudoRandomBytes, tmpDir } from './helpers.js';
 
-const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 20) | 0);
+const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 50) | 0);
 const SEED = (process.env.AOF_TORTURE_SEED !== undefined
   ? Number(process.env.AOF_TORTURE_SEED)
   : (Date.now() ^ (process.pid << 16))) >>> 0;

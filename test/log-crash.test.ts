@@ -15,7 +15,7 @@
  *    one truncate or trim (every step, for five scenarios), and then right before each step of
  *    the reopen that redoes it (two scenarios).
  *
- * AOF_TORTURE_KILLS sets the number of kills of 1 and 2 (default 20), AOF_TORTURE_SEED the seed
+ * AOF_TORTURE_KILLS sets the number of kills of 1 and 2 (default 50), AOF_TORTURE_SEED the seed
  * (printed).
  */
 import * as fs from 'node:fs';
@@ -27,7 +27,7 @@ import { describeRecord } from './fixtures/log-records.mjs';
 import { tmpDir } from './helpers.js';
 import { ReportingChild, prng } from './torture.js';
 
-const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 20) | 0);
+const KILLS = Math.max(1, Number(process.env.AOF_TORTURE_KILLS ?? 50) | 0);
 const SEED = (process.env.AOF_TORTURE_SEED !== undefined
   ? Number(process.env.AOF_TORTURE_SEED)
   : (Date.now() ^ (process.pid << 16))) >>> 0;

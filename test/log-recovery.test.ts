@@ -477,4 +477,23 @@ describe('record log bit flips', () => {
       await log.close();
     }
   });
+
+  it('segments a rolling batch opened ahead and never wrote (a crash before its first part) are dropped: the unsealed segment goes on', async () => {
+    const dir = tmpDir('aof-log-ahead-');
+    const records = Array.from({ length: 5 }, (_, i) => record(i + 1, 100));
+    await writeLog(dir, records, 64 * KiB);
+    // What a kill leaves between opening the next segments and writing the batch: empty segment
+    // files after the last one, which is not sealed (one created and reserved, one only created).
+    fs.writeFileSync(path.join(dir, logSegmentName(6)), Buffer.alloc(64 * KiB));
+    fs.writeFileSync(path.join(dir, logSegmentName(9)), Buffer.alloc(0));
+    const log = await Log.open(dir, { segmentSize: 64 * KiB });
+    try {
+      expect(log.lastId).toBe(5);
+      expect(fs.readdirSync(dir).filter((n) => n.endsWith('.seg'))).toEqual([logSegmentName(1)]);
+      expect(log.append(record(6, 100))).toBe(6);
+      expect([...log.iterator()].map((r) => r.data)).toEqual([...records, record(6, 100)]);
+    } finally {
+      await log.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../src/index.js';
 import { native } from '../src/native.js';
-import { tmpDir } from './helpers.js';
+import { ROOT, runNode, tmpDir } from './helpers.js';
 
 const PAGE = native.pageSize;
 
@@ -182,5 +182,28 @@ describe('FutexWaiter', () => {
     waiter.close();
     expect(Atomics.load(words, 1), 'no thread counts itself as waiting after close').toBe(0);
     expect(() => waiter.start(0, 10)).toThrow(/closed/);
+  });
+});
+
+describe('the SIGBUS guard', () => {
+  it('is installed by the first region and counts nothing in a healthy process', () => {
+    const region = new native.Region(native.pageSize * 4, 'guard-test');
+    expect(region.faults).toBe(0);
+    expect(native.guardFaults).toBeInstanceOf(Uint32Array);
+    expect(native.guardFaults.length).toBe(1);
+    region.release();
+  });
+
+  it('leaves a SIGBUS that is not a page past the end of a mapped file to the default action', async () => {
+    // A child creates a region (installing the guard), then receives SIGBUS from kill(2): not an
+    // access in a guarded range, so it must die of the signal as it would without the guard.
+    const script = `
+      const native = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+      const region = new native.Region(native.pageSize, 'x');
+      process.kill(process.pid, 'SIGBUS');
+      setTimeout(() => process.exit(0), 2000);
+    `;
+    const r = await runNode('-e', [script]);
+    expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: null, signal: 'SIGBUS' });
   });
 });

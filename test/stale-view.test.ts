@@ -5,7 +5,8 @@
  * exited with code 0 and no signal, and that it printed what it read, so the risky code path really
  * ran: stale views read zeros after close, writes into them neither crash nor reach the file, a
  * view over a mapping larger than a finished (truncated) file reads everything without SIGBUS, a
- * view survives growth, and the finalizers unmap the reservations once the views are collected.
+ * view survives growth, files truncated by another process read zeros past their new end (the
+ * SIGBUS guard, native/guard.cc), and the finalizers unmap the reservations once the views are collected.
  */
 import { describe, expect, it } from 'vitest';
 import { DIST, fixture, pseudoRandomBytes, runNode, tmpDir, type ChildResult } from './helpers.js';
@@ -118,6 +119,21 @@ describe('stale views never crash the process', () => {
     expect(r.whole1Sum).toBeGreaterThan(r.v1Sum);
     expect(r.v2Equal).toBe(true);
     expect(r.afterClose).toEqual({ v1Sum: 0, whole1Sum: 0, v2Sum: 0, nowSum: 0 });
+  });
+
+  it('files truncated by another process read zeros past the new end: no SIGBUS, the writer and the log report it', async () => {
+    const r = await runStale('truncated');
+    // Writer and Reader views: the kept page intact, the rest zeros (the SIGBUS guard's pages).
+    expect(r.views).toEqual({ writerHead: true, writerRest: 0, readerHead: true, readerRest: 0 });
+    // A tailer attached afterwards reads through the lost pages too.
+    expect(r.tailed).toBeGreaterThanOrEqual(200_000);
+    expect(r.tailedNonZero).toBe(0);
+    // A write into a lost page reached no file: sync must not claim it is durable.
+    expect(r.syncError).toBe('ERR_AOF_CORRUPTED');
+    // Log records wholly in the kept page read back; every other one is a typed error, never zeros.
+    expect(r.logReads.WRONG_BYTES).toBeUndefined();
+    expect(r.logReads.ok).toBeGreaterThanOrEqual(1);
+    expect(r.logReads.ok + r.logReads.ERR_AOF_CORRUPT_DATA).toBe(100);
   });
 
   it('stores through views of read-only mappings (a finished file, a Reader) neither crash nor reach the file', async () => {

@@ -581,7 +581,7 @@ describe('tailer counters', () => {
     aof.write('four');
     await turnsUntil(() => t.position === aof.size, 'the tailer catching up');
     expect(polls).toEqual([[0, 11], [11, 15]]);
-    expect(delta(before, m.stats())).toEqual({ tailerWakes: 2, writes: 4, bytesWritten: 15 });
+    expect(delta(before, m.stats())).toEqual({ tailerWakes: 2, tailerBytesRead: 15, writes: 4, bytesWritten: 15 });
 
     // turns without writes deliver nothing and count nothing
     const idle = m.stats();

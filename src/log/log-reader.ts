@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
-import { native } from '../native.js';
-import { openReader, type Reader, type ReaderOptions } from '../reader.js';
+import { isSystemError, native } from '../native.js';
+import { openReader, openReaderOptions, type Reader, type ReaderOptions } from '../reader.js';
 import { frameLength, frameProblem, frameSize, FRAME_HEADER } from './frame.js';
 import type { LogRecord } from './log.js';
 import { parseSegmentName, segmentName } from './segment.js';
@@ -28,7 +28,20 @@ export class LogReader implements AsyncDisposable {
   /** The first ids of the segments now in the directory, ascending. */
   #segments(): number[] {
     const ids: number[] = [];
-    for (const name of fs.readdirSync(this.#dir)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.#dir);
+    } catch (e) {
+      if (isSystemError(e, 'ENOENT')) throw new AofError(ErrorCode.NOT_FOUND, `${this.#dir} does not exist`, { cause: e });
+      if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
+        throw new AofError(ErrorCode.READ_PERMISSION, `${this.#dir} is not readable`, { cause: e });
+      }
+      if (isSystemError(e, 'ENOTDIR') || isSystemError(e, 'ENAMETOOLONG')) {
+        throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir} is not a directory (${(e as NodeJS.ErrnoException).code})`, { cause: e });
+      }
+      throw e;
+    }
+    for (const name of names) {
       const id = parseSegmentName(name);
       if (id !== undefined) ids.push(id);
     }
@@ -42,6 +55,7 @@ export class LogReader implements AsyncDisposable {
    */
   async *tail(startId = 1, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
     if (!Number.isSafeInteger(startId)) throw invalidArg('startId', 'a safe integer', startId);
+    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
     let next = startId;
@@ -97,6 +111,7 @@ export class LogReader implements AsyncDisposable {
 
 /** @internal */
 export function followLog(dir: string, options: ReaderOptions = {}): LogReader {
-  if (typeof dir !== 'string' || dir.length === 0) throw invalidArg('dir', 'a directory path', dir);
+  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
+  openReaderOptions(options); // refused now, not at the first tail()
   return new LogReader(nodePath.resolve(dir), options);
 }

@@ -20,6 +20,7 @@ import { FileState, type AOF } from '../aof.js';
 import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
 import { Manager } from '../manager.js';
+import { isSystemError } from '../native.js';
 import { FRAME_HEADER, endWrite, frameSize } from './frame.js';
 import type { ReaderOptions } from '../reader.js';
 import { followLog, type LogReader } from './log-reader.js';
@@ -43,6 +44,14 @@ export interface LogRecord {
 }
 
 const INTENT = 'intent.json';
+
+/** Records [from, to) of a batch written as one unit, `bytes` of frames; `roll`: into a new segment. */
+interface BatchPart {
+  from: number;
+  to: number;
+  bytes: number;
+  roll: boolean;
+}
 
 interface Intent {
   op: 'truncate' | 'trim';
@@ -102,7 +111,7 @@ export class Log implements AsyncDisposable {
 
   /** Opens (creating it if needed) the log in `dir`: redoes an interrupted truncate/trim, recovers the last segment. */
   static async open(dir: string, options: LogOptions = {}): Promise<Log> {
-    if (typeof dir !== 'string' || dir.length === 0) throw invalidArg('dir', 'a directory path', dir);
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
     const log = new Log(nodePath.resolve(dir), checkOptions(options));
     try {
       await log.#load();
@@ -163,23 +172,65 @@ export class Log implements AsyncDisposable {
       if (!(data[i] instanceof Uint8Array)) throw invalidArg(`data[${i}]`, 'a Uint8Array', data[i]);
       this.#checkSize(data[i]!);
     }
+    const parts = this.#plan(data);
+    // Segments a batch rolls into after its first part are opened before anything is written: a
+    // failure there (a full disk) must leave the log as it was, not with half a batch appended.
+    const ahead = this.#openAhead(parts);
     const ids: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const { from, to, bytes, roll } = parts[i]!;
+      if (roll) this.#roll(i === 0 ? undefined : ahead.shift());
+      const first = this.#active.append(data.slice(from, to), bytes);
+      for (let id = first; id < first + (to - from); id++) ids.push(id);
+    }
+    if (data.length > 0) this.#afterAppend();
+    return ids;
+  }
+
+  /**
+   * Splits a batch into writes: as many records as fit the rest of the segment (at least one),
+   * then as many as fit a fresh one, and so on. `roll`: the part starts a new segment.
+   */
+  #plan(data: readonly Uint8Array[]): BatchPart[] {
+    const limit = this.#options.segmentSize;
+    const parts: BatchPart[] = [];
+    let size = this.#active.size;
     let from = 0;
     while (from < data.length) {
-      // As many as fit the rest of this segment (at least one), as one write.
+      const room = Math.max(limit - size - 8, 0);
       let bytes = 0;
       let to = from;
-      const room = Math.max(this.#options.segmentSize - this.#active.size - 8, 0);
       while (to < data.length && (to === from || bytes + frameSize(data[to]!.length) <= room)) {
         bytes += frameSize(data[to]!.length);
         to++;
       }
-      const first = this.#appendBatch(data.slice(from, to), bytes);
-      for (let id = first; id < first + (to - from); id++) ids.push(id);
+      const roll = size > 0 && size + bytes + 8 > limit;
+      parts.push({ from, to, bytes, roll });
+      size = (roll ? 0 : size) + bytes;
       from = to;
     }
-    if (data.length > 0) this.#afterAppend();
-    return ids;
+    return parts;
+  }
+
+  /** Opens the segments of the parts after the first that start one; on failure removes them again. */
+  #openAhead(parts: readonly BatchPart[]): AOF[] {
+    const opened: AOF[] = [];
+    try {
+      for (let i = 1; i < parts.length; i++) {
+        if (parts[i]!.roll) opened.push(this.#openSegment(this.#active.lastId + 1 + parts[i]!.from));
+      }
+    } catch (e) {
+      for (const aof of opened) this.#discard(aof);
+      throw e;
+    }
+    return opened;
+  }
+
+  /** Closes a segment opened ahead and never written, and removes its files. */
+  #discard(aof: AOF): void {
+    aof.close().catch(() => {});
+    if (this.#dir === undefined) return;
+    for (const file of [aof.name, `${aof.name}-shm`]) fs.rmSync(this.#path(file), { force: true });
   }
 
   #checkSize(data: Uint8Array): void {
@@ -187,11 +238,6 @@ export class Log implements AsyncDisposable {
       throw new AofError(ErrorCode.RECORD_TOO_BIG,
         `a record of ${data.length} bytes is over maxRecordSize (${this.#options.maxRecordSize}); nothing was written`);
     }
-  }
-
-  #appendBatch(records: readonly Uint8Array[], bytes: number): number {
-    if (this.#active.size > 0 && this.#active.size + bytes + 8 > this.#options.segmentSize) this.#roll();
-    return this.#active.append(records, bytes);
   }
 
   #afterAppend(): void {
@@ -212,7 +258,8 @@ export class Log implements AsyncDisposable {
   /** The record `id` (a view, CRC checked). ERR_AOF_NOT_FOUND outside firstId…lastId. */
   get(id: number): Buffer {
     this.#checkOpen();
-    if (!Number.isSafeInteger(id) || id < this.#firstId || id > this.lastId) {
+    if (!Number.isSafeInteger(id)) throw invalidArg('id', 'a safe integer', id);
+    if (id < this.#firstId || id > this.lastId) {
       throw new AofError(ErrorCode.NOT_FOUND, `record ${String(id)} is not in the log (${this.#firstId}…${this.lastId})`);
     }
     return this.#segmentOf(id).get(id);
@@ -238,6 +285,7 @@ export class Log implements AsyncDisposable {
 
   /** Like {@link iterator}, then follows new records until the log closes or `signal` aborts. */
   async *tail(startId: number = this.#firstId, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
+    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
     let next = startId;
@@ -337,6 +385,7 @@ export class Log implements AsyncDisposable {
       this.#startSegment(this.#firstId);
     } else {
       this.#firstId = this.#firstIds[0]!;
+      await this.#dropOpenedAhead();
       // A segment before the last one that is not finished: a crash came between the roll and
       // the end of its seal. Seal it now.
       for (const firstId of this.#firstIds.slice(0, -1)) {
@@ -347,14 +396,41 @@ export class Log implements AsyncDisposable {
           await aof.close();
         }
       }
-      this.#openLast();
+      await this.#openLast();
     }
     if (intent) await this.#withIntent(intent, () => (intent.op === 'truncate' ? this.#truncate(intent.id) : this.#trim(intent.id)));
   }
 
+  /**
+   * A batch that rolls opens its next segments before writing its first part (see append): a
+   * crash in between leaves them empty after a segment that is not sealed. They never held a
+   * record; the unsealed one goes on as the active segment.
+   */
+  async #dropOpenedAhead(): Promise<void> {
+    while (this.#firstIds.length >= 2) {
+      const name = segmentName(this.#firstIds.at(-1)!);
+      if ((fs.statSync(this.#path(segmentName(this.#firstIds.at(-2)!))).mode & 0o222) === 0) return;
+      const aof = this.#manager.open(name, this.#geometry, frameRecovery);
+      const empty = aof.size === 0;
+      await aof.close();
+      if (!empty) return;
+      for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+      this.#firstIds.pop();
+    }
+  }
+
   #listSegments(): number[] {
     const ids: number[] = [];
-    for (const name of fs.readdirSync(this.#dir!)) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.#dir!);
+    } catch (e) {
+      if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
+        throw new AofError(ErrorCode.READ_PERMISSION, `${this.#dir} is not readable`, { cause: e });
+      }
+      throw e;
+    }
+    for (const name of names) {
       const id = parseSegmentName(name);
       if (id !== undefined) ids.push(id);
     }
@@ -362,30 +438,43 @@ export class Log implements AsyncDisposable {
   }
 
   /** Opens the last segment: for appends, or (finished) sealed, with a new one after it. */
-  #openLast(): void {
+  async #openLast(): Promise<void> {
     const firstId = this.#firstIds.at(-1)!;
-    const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
+    const name = segmentName(firstId);
+    const aof = this.#manager.open(name, this.#geometry, frameRecovery);
     const segment = Segment.active(firstId, aof);
+    if (segment.sealed && segment.count === 0) {
+      // Finished with no record (no roll makes one; damage can): the next segment would start at
+      // the same id, so this one is replaced by a writable one. Nothing is lost.
+      await aof.close();
+      for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+      this.#startSegment(firstId);
+      return;
+    }
     this.#segments.set(firstId, segment);
     this.#active = segment;
     if (segment.sealed) this.#startSegment(segment.lastId + 1);
   }
 
   /** Creates the segment that starts at `firstId` and makes it the active one. */
-  #startSegment(firstId: number): void {
-    const aof = this.#dir === undefined
+  #openSegment(firstId: number): AOF {
+    return this.#dir === undefined
       ? this.#manager.openAnonymous(`${segmentName(firstId)}#${this.#generation++}`, this.#geometry.sizeUpper)
       : this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
+  }
+
+  /** Makes the segment starting at `firstId` the active one (`aof`: already opened for it). */
+  #startSegment(firstId: number, aof = this.#openSegment(firstId)): void {
     const segment = Segment.active(firstId, aof);
     if (this.#firstIds.at(-1) !== firstId) this.#firstIds.push(firstId);
     this.#segments.set(firstId, segment);
     this.#active = segment;
   }
 
-  /** Seals the active segment (in the background) and starts the next. */
-  #roll(): void {
+  /** Seals the active segment (in the background) and starts the next (`next`: already opened for it). */
+  #roll(next?: AOF): void {
     const sealed = this.#active;
-    this.#startSegment(sealed.lastId + 1);
+    this.#startSegment(sealed.lastId + 1, next);
     const job = sealed.aof.finish().finally(() => this.#sealing.delete(job));
     job.catch(() => {
       // Reported by close()/sync() waiting on it would hide the append that rolled; the next open seals it again.
@@ -520,8 +609,13 @@ export class Log implements AsyncDisposable {
     } catch {
       return undefined;
     }
-    const intent = JSON.parse(text) as Intent;
-    if ((intent.op !== 'truncate' && intent.op !== 'trim') || !Number.isSafeInteger(intent.id)) {
+    let intent: Intent;
+    try {
+      intent = JSON.parse(text) as Intent;
+    } catch (e) {
+      throw new AofError(ErrorCode.CORRUPTED, `${this.#path(INTENT)}: not JSON: ${text.slice(0, 80)}`, { cause: e });
+    }
+    if (intent === null || typeof intent !== 'object' || (intent.op !== 'truncate' && intent.op !== 'trim') || !Number.isSafeInteger(intent.id)) {
       throw new AofError(ErrorCode.CORRUPTED, `${this.#path(INTENT)}: not an intent this log writes: ${text}`);
     }
     return intent;
