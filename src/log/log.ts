@@ -230,7 +230,7 @@ export class Log implements AsyncDisposable {
   #discard(aof: AOF): void {
     aof.close().catch(() => {});
     if (this.#dir === undefined) return;
-    for (const file of [aof.name, `${aof.name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+    this.#removeFiles(aof.name);
   }
 
   #checkSize(data: Uint8Array): void {
@@ -375,6 +375,11 @@ export class Log implements AsyncDisposable {
     return nodePath.join(this.#dir!, name);
   }
 
+  /** Removes a segment's file and its control block. */
+  #removeFiles(name: string): void {
+    for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+  }
+
   async #load(): Promise<void> {
     fs.mkdirSync(this.#dir!, { recursive: true });
     const intent = this.#readIntent();
@@ -414,7 +419,7 @@ export class Log implements AsyncDisposable {
       const empty = aof.size === 0;
       await aof.close();
       if (!empty) return;
-      for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+      this.#removeFiles(name);
       this.#firstIds.pop();
     }
   }
@@ -447,7 +452,7 @@ export class Log implements AsyncDisposable {
       // Finished with no record (no roll makes one; damage can): the next segment would start at
       // the same id, so this one is replaced by a writable one. Nothing is lost.
       await aof.close();
-      for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+      this.#removeFiles(name);
       this.#startSegment(firstId);
       return;
     }
@@ -520,7 +525,7 @@ export class Log implements AsyncDisposable {
     await segment?.aof.close();
     if (this.#dir === undefined) return;
     const name = segmentName(firstId);
-    for (const file of [name, `${name}-shm`]) fs.rmSync(this.#path(file), { force: true });
+    this.#removeFiles(name);
   }
 
   async #truncate(keep: number): Promise<void> {
