@@ -6,6 +6,7 @@
  * headroom falls below a threshold the file grows ahead of the writer off the event loop.
  */
 import * as fs from 'node:fs';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
   COMMITTED_WORD,
@@ -32,6 +33,7 @@ import {
 } from './recovery.js';
 import { now, type StatsRecorder } from './stats.js';
 import { FileState, Followable, type Tailer } from './tailer.js';
+import { createWriteStream, type WriteStreamOptions } from './write-stream.js';
 
 export { FileState };
 
@@ -780,6 +782,16 @@ export class AOF extends Followable implements AsyncDisposable {
   // --- tailers ---------------------------------------------------------------------------------
 
   // subscribe(), tail() and createReadStream() come from Followable.
+
+  /**
+   * A byte stream (Writable) that appends each chunk with {@link write}, for
+   * `pipeline(source, aof.createWriteStream())`. A failing write destroys the stream with its
+   * error and writes nothing of that chunk. Options: `sync`/`flush`/`finish` at the end of the
+   * stream, `highWaterMark`, `signal`. Destroying the stream does not close the AOF.
+   */
+  createWriteStream(options: WriteStreamOptions = {}): Writable {
+    return createWriteStream(this, options);
+  }
 
   /** @internal TailSource: a view for a tailer, also while the file is closing. */
   tailView(begin: number, end: number): Buffer {

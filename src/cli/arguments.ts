@@ -1,0 +1,26 @@
+/** Parsers for the `aof` command's option values: a bad value is a usage error (exit 2). */
+import { InvalidArgumentError } from 'commander';
+
+const SUFFIXES: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A non-negative safe integer (`--from 100`). */
+export function parseCount(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** A size in bytes, with an optional binary suffix: `4096`, `64k`, `16m`, `1g`. */
+export function parseSize(value: string): number {
+  const m = /^(\d+)([kmg]?)(?:i?b)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) * SUFFIXES[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected a size in bytes (e.g. 4096, 64k, 16m, 1g), got "${value}"`);
+  return n;
+}
+
+/** A TCP port, 0 (any free port) to 65535. */
+export function parsePort(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 65535)) throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${value}"`);
+  return n;
+}

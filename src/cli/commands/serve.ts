@@ -1,0 +1,29 @@
+/**
+ * `aof serve [--dir ./data] [--port 8080] [--host H]`: the HTTP service over the AOFs in a
+ * directory (src/service/server.ts, loaded only by this command), until SIGINT or SIGTERM; then
+ * it closes the service (in-flight requests finish, files close) and exits 0.
+ */
+import { interruptSignal } from '../interrupt.js';
+import { writeOut } from '../output.js';
+
+export interface ServeOptions {
+  dir: string;
+  port: number;
+  host?: string;
+}
+
+/** Runs `aof serve`. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const { startService } = await import('../../service/server.js');
+  const interrupt = interruptSignal();
+  try {
+    const running = await startService({ dir: options.dir, port: options.port, ...(options.host ? { host: options.host } : {}) });
+    await writeOut(`serving ${options.dir} on ${running.url}\n`);
+    if (!interrupt.signal.aborted) {
+      await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await running.close();
+  } finally {
+    interrupt.dispose();
+  }
+}

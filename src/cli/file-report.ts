@@ -1,0 +1,173 @@
+/**
+ * A read-only look at one AOF file, for `inspect`, `stats` and `recover`: what recovery finds
+ * (with the library's own `recoverWithMagic`, or the record log's frame recovery for a segment),
+ * what opening it would do, its control block, its checkpoint markers. The file is mapped
+ * read-only (private, like a Reader's mapping) and nothing is created, locked or written.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { AofError, ErrorCode, invalidArg } from '../errors.js';
+import { chainFrames } from '../log/frame.js';
+import { frameRecovery, parseSegmentName } from '../log/segment.js';
+import { native } from '../native.js';
+import {
+  MAGIC_CHECKPOINT_BYTES,
+  MAGIC_TAIL,
+  RecoveryKind,
+  applyCommitted,
+  isFinished,
+  recoverWithMagic,
+  type RecoveryResult,
+} from '../recovery.js';
+import { readControl, type ControlInfo } from './control-info.js';
+
+/** How a file stands, in one word. */
+export type FileStatus = 'empty' | 'clean' | 'finished' | 'torn' | 'corrupted' | 'writing';
+
+export interface FileReport {
+  path: string;
+  /** Bytes on disk. */
+  fileSize: number;
+  /** Permission bits, octal (`0644`). */
+  mode: string;
+  status: FileStatus;
+  /** Content bytes: what an open keeps (for a live writer, what it has published so far). */
+  size: number;
+  /** What recovery finds, from the bytes and (for a crashed writer) the control block's committed size. */
+  recovery: {
+    kind: string;
+    tail: number;
+    checkpoint: number;
+    end: number;
+    fromControlBlock: boolean;
+    error?: string;
+  };
+  /** Bytes past the content that opening for writing zeroes (a torn write; 0 for a clean tail). */
+  tornBytes: number;
+  /** What `Manager.open` does with it: open it `writable`, `read-only`, or fail with an error code. */
+  opensAs: 'writable' | 'read-only' | 'ERR_AOF_CORRUPTED';
+  /** The control block (`<file>-shm`), if there is one. */
+  control: ControlInfo | null;
+  /** Checkpoint markers in the file's non-zero bytes: how many, and the offsets of the last few. */
+  markers: { count: number; last: number[] };
+  /** For a record log segment (`<16 digits>.seg`): its first id and the records it holds. */
+  segment?: { firstId: number; records: number };
+}
+
+/** Offsets of the last markers kept in a report. */
+const MARKERS_KEPT = 10;
+/** Bytes scanned for markers between two progress reports. */
+const SCAN_STEP = 32 * 1024 * 1024;
+
+const kindName = (kind: number): string =>
+  Object.entries(RecoveryKind).find(([, v]) => v === kind)?.[0] ?? `unknown(${kind})`;
+
+function openForReading(path: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
+    if (code === 'EACCES' || code === 'EPERM') throw new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
+    throw e;
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
+    throw invalidArg('path', 'a regular file', path);
+  }
+  return fd;
+}
+
+/**
+ * Calls `fn` with the file's bytes mapped read-only (a private mapping: nothing can reach the
+ * file), then unmaps.
+ */
+export function withFileBytes<T>(path: string, fn: (bytes: Buffer, st: fs.BigIntStats) => T): T {
+  const fd = openForReading(path);
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    const size = Number(st.size);
+    if (size === 0) return fn(Buffer.alloc(0), st);
+    const mapped = Math.ceil(size / native.pageSize) * native.pageSize;
+    const region = new native.Region(mapped, path);
+    try {
+      region.mapFile(fd, 0, mapped, false);
+      return fn(Buffer.from(region.buffer(mapped)).subarray(0, size), st);
+    } finally {
+      region.release();
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Every checkpoint marker in bytes[0, end): the count and the last {@link MARKERS_KEPT} offsets. */
+function findMarkers(bytes: Buffer, end: number, onProgress?: (scanned: number) => void): { count: number; last: number[] } {
+  const last: number[] = [];
+  let count = 0;
+  for (let from = 0; from < end; from += SCAN_STEP) {
+    const stop = Math.min(end, from + SCAN_STEP);
+    // A marker starting before `stop` may end up to 7 bytes after it.
+    const window = bytes.subarray(0, Math.min(end, stop + 7));
+    for (let at = window.indexOf(MAGIC_CHECKPOINT_BYTES, from); at >= 0 && at < stop; at = window.indexOf(MAGIC_CHECKPOINT_BYTES, at + 1)) {
+      count++;
+      last.push(at);
+      if (last.length > MARKERS_KEPT) last.shift();
+    }
+    onProgress?.(stop);
+  }
+  return { count, last };
+}
+
+/**
+ * Inspects the AOF file at `path` without changing anything on disk. `onProgress` hears the
+ * bytes scanned for markers so far (of `fileSize`).
+ */
+export function inspectFile(path: string, onProgress?: (scanned: number, total: number) => void): FileReport {
+  const abs = nodePath.resolve(path);
+  const firstId = parseSegmentName(nodePath.basename(abs));
+  return withFileBytes(abs, (bytes, st) => {
+    const fileSize = bytes.length;
+    const recover = firstId === undefined ? recoverWithMagic : frameRecovery;
+    const byBytes = recover(fileSize, bytes, MAGIC_TAIL);
+    const control = readControl(abs, { dev: st.dev, ino: st.ino }) ?? null;
+    const writable = (Number(st.mode) & 0o222) !== 0;
+    // As an open for writing does: a crashed writer's committed size repairs a torn tail.
+    const r: RecoveryResult = writable && control?.valid && control.state === 'Writing'
+      ? applyCommitted(byBytes, control.committed, bytes) : byBytes;
+    const finished = isFinished(r);
+    const failed = r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic;
+    const live = control?.valid === true && control.state === 'Writing' && control.alive;
+    const tornBytes = failed || finished || (r.kind === RecoveryKind.Tail && !r.fromControlBlock) ? 0 : Math.max(0, r.end - r.tail);
+    let size = finished ? r.checkpoint : failed || r.kind === RecoveryKind.Empty ? 0 : r.tail;
+    if (live && control.published + 8 <= fileSize) size = control.published;
+    const status: FileStatus = finished ? 'finished' : live ? 'writing' : failed ? 'corrupted'
+      : tornBytes > 0 ? 'torn' : r.kind === RecoveryKind.Empty ? 'empty' : 'clean';
+    const report: FileReport = {
+      path: abs,
+      fileSize,
+      mode: `0${(Number(st.mode) & 0o777).toString(8).padStart(3, '0')}`,
+      status,
+      size,
+      recovery: {
+        kind: kindName(r.kind),
+        tail: r.tail,
+        checkpoint: r.checkpoint,
+        end: r.end,
+        fromControlBlock: r.fromControlBlock === true,
+        ...(r.error ? { error: r.error.message } : {}),
+      },
+      tornBytes,
+      opensAs: failed ? 'ERR_AOF_CORRUPTED' : finished || !writable ? 'read-only' : 'writable',
+      control,
+      markers: findMarkers(bytes, r.end, onProgress && ((n) => onProgress(n, fileSize))),
+    };
+    if (firstId !== undefined) {
+      report.segment = { firstId, records: failed ? 0 : chainFrames(bytes, Math.min(size, fileSize)).count };
+    }
+    return report;
+  });
+}

@@ -1,0 +1,19 @@
+/** SIGINT and SIGTERM as an AbortSignal, for the commands that run until interrupted (tail -f, serve). */
+
+/**
+ * An AbortSignal that aborts on the first SIGINT or SIGTERM, replacing Node's default (exit)
+ * while it is armed; `dispose()` puts the default back.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => controller.abort(new Error(`interrupted by ${name}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

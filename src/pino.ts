@@ -1,0 +1,248 @@
+/**
+ * A pino destination that writes log lines into an AOF: `pino(createDestination({ file }))`.
+ * Imported as `mmap-aof/pino`; pino itself is not a dependency (the destination is duck-typed the
+ * way pino expects a stream: `write(string)`, plus sonic-boom's `flush`, `flushSync` and `end`).
+ *
+ * A log call costs one copy of the line into the mapping: no syscall, no buffer in JS. When
+ * `write` returns, the line is in the page cache, like sonic-boom with `sync: true`: a process that
+ * exits or crashes right after logging (even kill -9) loses no line, and reopening the file
+ * recovers every line (the control block records the committed size after every write).
+ */
+import { EventEmitter } from 'node:events';
+import * as nodePath from 'node:path';
+import { AOF } from './aof.js';
+import { closed, invalidArg, readOnly } from './errors.js';
+import { Geometry, MAX_FILE_SIZE, MiB } from './geometry.js';
+import { Manager, type ManagerOptions } from './manager.js';
+import { FileState } from './tailer.js';
+
+/** Options of {@link createDestination}. Give `file` (with `dir` or `manager` optionally), or `aof`. */
+export interface DestinationOptions {
+  /**
+   * The log file. A path, resolved against `dir`, else against `manager.dir`, else against the
+   * working directory. With `manager`, it must name a file directly in the manager's directory.
+   * Created when missing; an existing AOF is appended to (after recovery).
+   */
+  file?: string;
+  /** Directory `file` is relative to (created when missing). */
+  dir?: string;
+  /**
+   * Open the file through this Manager (its flush interval, growth policy and stats). Without
+   * one, the destination makes its own Manager on the file's directory and closes it on `end()`.
+   * A name the Manager has open already is that same AOF, and `end()` leaves it open.
+   */
+  manager?: Manager;
+  /** Options of the destination's own Manager (not allowed with `manager`). */
+  managerOptions?: ManagerOptions;
+  /** Write into this open AOF instead (`end()` leaves it open: whoever opened it closes it). */
+  aof?: AOF;
+  /**
+   * Sizes of the file. Default: 1 MiB to start, grown in 8 MiB steps (ahead of the writer, off the
+   * event loop), at most {@link MAX_FILE_SIZE} (4 GiB); past that a write fails with `ERR_AOF_FULL`.
+   */
+  geometry?: Geometry;
+  /**
+   * `aof.syncSync()` (msync + fsync) after every line, like sonic-boom's `fsync: true`: every line
+   * survives a power loss, at the cost of two syscalls and a disk flush per line. Default false.
+   */
+  fsync?: boolean;
+}
+
+/** The default geometry of a log file (see {@link DestinationOptions.geometry}). */
+export const DEFAULT_LOG_GEOMETRY: Geometry = Geometry.create().with(1 * MiB, MAX_FILE_SIZE, 8 * MiB);
+
+/**
+ * A pino destination over an AOF (see {@link createDestination}). An EventEmitter, like
+ * sonic-boom: `'ready'` (next tick after creation; the file is open already), `'error'`,
+ * `'finish'` and `'close'` (after `end()`).
+ */
+export class AofDestination extends EventEmitter implements AsyncDisposable {
+  /** The AOF the lines go to (e.g. `dest.aof.finish()`, `dest.aof.createReadStream()`, `dest.aof.size`). */
+  readonly aof: AOF;
+  readonly #fsync: boolean;
+  /** The Manager this destination made (closed by end()); undefined when given one or an AOF. */
+  readonly #manager: Manager | undefined;
+  readonly #ownsAof: boolean;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link createDestination}. */
+  constructor(options: DestinationOptions) {
+    super();
+    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    const { file, dir, manager, managerOptions, aof, geometry } = options;
+    const fsync = options.fsync ?? false;
+    if (typeof fsync !== 'boolean') throw invalidArg('options.fsync', 'a boolean', fsync);
+    this.#fsync = fsync;
+    if (aof !== undefined) {
+      if (!(aof instanceof AOF)) throw invalidArg('options.aof', 'an AOF', aof);
+      for (const [key, value] of Object.entries({ file, dir, manager, managerOptions, geometry })) {
+        if (value !== undefined) throw invalidArg(`options.${key}`, 'nothing when options.aof is given', value);
+      }
+      checkWritable(aof);
+      this.aof = aof;
+      this.#ownsAof = false;
+      this.#manager = undefined;
+    } else {
+      if (typeof file !== 'string' || file.length === 0) throw invalidArg('options.file', 'a file path', file);
+      if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0)) throw invalidArg('options.dir', 'a directory path', dir);
+      if (manager !== undefined && !(manager instanceof Manager)) throw invalidArg('options.manager', 'a Manager', manager);
+      if (manager && managerOptions !== undefined) {
+        throw invalidArg('options.managerOptions', 'nothing when options.manager is given', managerOptions);
+      }
+      if (geometry !== undefined && !(geometry instanceof Geometry)) throw invalidArg('options.geometry', 'a Geometry', geometry);
+      const path = nodePath.resolve(dir ?? manager?.dir ?? '.', file);
+      if (manager && nodePath.dirname(path) !== manager.dir) {
+        throw invalidArg('options.file', `a file directly in the manager's directory ${manager.dir}`, file);
+      }
+      const name = nodePath.basename(path);
+      const owned = manager ? undefined : new Manager(nodePath.dirname(path), managerOptions);
+      // A name the given Manager has open already is the same AOF: someone else's to close.
+      const shared = manager?.files().some((f) => f.name === name && (f.state === FileState.Opened || f.state === FileState.EOF)) ?? false;
+      try {
+        const opened = (manager ?? owned!).open(name, geometry ?? DEFAULT_LOG_GEOMETRY);
+        try {
+          checkWritable(opened);
+        } catch (e) {
+          // A finished log (read-only): the open gave us a reader's handle; let it go.
+          if (manager && !shared) opened.close().catch(() => {}); // nothing was written: nothing to lose
+          throw e;
+        }
+        this.aof = opened;
+      } catch (e) {
+        owned?.close().catch(() => {}); // the open failed: nothing of ours is open in it
+        throw e;
+      }
+      this.#ownsAof = !shared;
+      this.#manager = owned;
+    }
+    process.nextTick(() => this.emit('ready'));
+  }
+
+  /**
+   * Appends one log line (pino passes a string ending in `\n`): `aof.write(line)`, plus
+   * `syncSync()` with `fsync`. Returns true. A failed write (`ERR_AOF_FULL`, `ERR_AOF_NO_SPACE`,
+   * `ERR_AOF_CLOSED` after `end()`...) writes nothing and is emitted as `'error'` (returning
+   * false); as with any EventEmitter, without an `'error'` listener it is thrown to the log call.
+   */
+  write(line: string | Uint8Array): boolean {
+    try {
+      this.aof.write(line);
+      if (this.#fsync) this.aof.syncSync();
+    } catch (e) {
+      this.emit('error', e);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * `logger.flush(cb)` calls this: writes the dirty pages back to the file (`aof.flush()`, an msync
+   * off the event loop), then calls `cb` (with the error, if any). Lines are in the page cache
+   * as soon as they are written: this is about the disk, not about other readers.
+   */
+  flush(cb?: (error?: Error | null) => void): void {
+    if (cb !== undefined && typeof cb !== 'function') throw invalidArg('cb', 'a function', cb);
+    let done: Promise<void>;
+    try {
+      done = this.aof.flush();
+    } catch (e) {
+      if (!cb) throw e;
+      cb(e as Error);
+      return;
+    }
+    done.then(() => cb?.(), (e: Error) => (cb ? cb(e) : this.emit('error', e)));
+  }
+
+  /** {@link flush} on the calling thread (`aof.flushSync()`). */
+  flushSync(): void {
+    this.aof.flushSync();
+  }
+
+  /**
+   * Closes the destination: the AOF it opened is closed (not finished: a later destination on the
+   * same file appends to it) and so is the Manager it made; an AOF it did not open (`options.aof`,
+   * or a name the given Manager had open already) stays open. Then `'finish'` and `'close'`; a failure is emitted as `'error'` (or given to `cb`).
+   * Writes after it fail with `ERR_AOF_CLOSED`. To seal the file for good, `await dest.aof.finish()` first.
+   */
+  end(cb?: (error?: Error | null) => void): void {
+    if (cb !== undefined && typeof cb !== 'function') throw invalidArg('cb', 'a function', cb);
+    this.close().then(() => cb?.(), (e: Error) => (cb ? cb(e) : this.emit('error', e)));
+  }
+
+  /** Same as {@link end} (nothing is buffered, so there is nothing to drop). */
+  destroy(): void {
+    this.end();
+  }
+
+  /** {@link end} as a promise (rejects instead of emitting `'error'`). Idempotent: the same promise every call. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      if (this.#ownsAof) await this.aof.close();
+    } finally {
+      await this.#manager?.close();
+    }
+    this.emit('finish');
+    this.emit('close');
+  }
+
+  /**
+   * True while lines can be written. pino recognises a stream passed as its first argument
+   * (`pino(dest)`) by this property.
+   */
+  get writable(): boolean {
+    return this.#closing === undefined && this.aof.state === FileState.Opened;
+  }
+
+  /** True once `end()`/`close()` was called. */
+  get destroyed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function checkWritable(aof: AOF): void {
+  if (aof.state === FileState.Closing || aof.state === FileState.Closed) throw closed(aof.name);
+  if (aof.state !== FileState.Opened || aof.readOnly) {
+    throw readOnly(aof.name, aof.state === FileState.EOF ? 'finished: a log destination needs a writable file' : 'no write permission');
+  }
+}
+
+/**
+ * A destination for pino that appends every log line to an AOF at memory speed:
+ *
+ * ```js
+ * import pino from 'pino';
+ * import { createDestination } from 'mmap-aof/pino';
+ * const dest = createDestination({ file: '/var/log/app/app.aof' });
+ * const logger = pino(dest);      // or pino(options, dest)
+ * logger.info({ req: 42 }, 'request done');
+ * dest.end();                     // closes the file (does not finish it)
+ * ```
+ *
+ * The file is an AOF: its content is the log lines, followed by the 8-byte tail magic and
+ * zero-filled headroom (read it with the library, `aof.createReadStream()`, or the `aof` CLI; a
+ * plain `cat` shows the padding). Opened for writing, the file has a writer lock
+ * (`ERR_AOF_LOCKED` for a second writer in any process) and, with the default Manager options, a
+ * control block `<file>-shm` beside it.
+ */
+export function createDestination(options: DestinationOptions): AofDestination {
+  return new AofDestination(options);
+}
+
+/**
+ * The module's default export makes `mmap-aof/pino` a pino transport target too, so the log
+ * lines are written in pino's worker thread instead of the logging thread:
+ * `pino({ transport: { target: 'mmap-aof/pino', options: { file } } })`. `options` are
+ * {@link DestinationOptions} (without `manager` or `aof`, which cannot cross to a worker).
+ */
+export default function transport(options: DestinationOptions): AofDestination {
+  return createDestination(options);
+}

@@ -1,0 +1,182 @@
+/**
+ * What `npm install mmap-aof` gets: `npm pack` of a copy of this tree (its prepack builds dist/ and
+ * the prebuilt addon with prebuildify) holds the library, its types, the prebuild, the CLI and the
+ * addon's sources, and no tests, benchmarks or build output. Installed with
+ * `npm install --ignore-scripts` (as npm does when a project blocks dependency install scripts;
+ * no compiler runs) into a fresh project, the prebuild loads: ESM imports, CommonJS `require`
+ * (Node's require(esm)), the `aof` command and TypeScript types all work.
+ *
+ * The pack runs in a copy, not here: prebuildify rebuilds `build/`, which other tests load.
+ * Installing uses `--offline`: the dependencies come from the npm cache `npm ci` filled.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './helpers.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command; resolves with its exit code and output (never rejects on a non-zero exit). */
+function run(file: string, args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    // Not the variables of an npm script this test may run under (`npm test`): they describe this tree, not `cwd`.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) =>
+      !/^npm_(package_|lifecycle_|config_local_prefix$)/.test(k) && k !== 'INIT_CWD'));
+    Object.assign(env, { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' });
+    execFile(file, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') return reject(error);
+      resolve({ code: error ? (error.code as unknown as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function ok(file: string, args: string[], cwd: string): Promise<Run> {
+  const r = await run(file, args, cwd);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} (in ${cwd}) exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** Not copied into the staging tree: installed or built things, and this machine's leftovers. */
+const NOT_COPIED = new Set(['node_modules', '.git', 'build', 'dist', 'prebuilds', '.tmp']);
+
+let work: string;
+let tarball: string;
+let packed: string[];
+let app: string;
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'aof-package-'));
+  const stage = path.join(work, 'stage');
+  // Everything else of the tree is copied (tests and benchmarks too), so the tarball's exclusions are real.
+  fs.cpSync(ROOT, stage, {
+    recursive: true,
+    filter: (src) => {
+      const rel = path.relative(ROOT, src);
+      if (rel === '') return true;
+      const top = rel.split(path.sep)[0]!;
+      return !NOT_COPIED.has(top) && !/\.(tgz|log)$/.test(rel) && !rel.startsWith(path.join('test', 'artifacts'));
+    },
+  });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+  const out = path.join(work, 'out');
+  fs.mkdirSync(out);
+  const r = await ok('npm', ['pack', '--json', '--pack-destination', out], stage);
+  // Script output (tsc, node-gyp) shares stdout with the JSON, which starts at a line holding only "[".
+  const json = r.stdout.slice(r.stdout.search(/^\[$/m));
+  const [result] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string; size: number }> }>;
+  tarball = path.join(out, result!.filename);
+  packed = result!.files.map((f) => f.path).sort();
+
+  app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+  await ok('npm', ['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', tarball], app);
+}, 600_000);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('the npm package', () => {
+  it('holds dist/ (JS and .d.ts), the prebuilt addon, bin/aof.js and the addon sources, and no tests, benchmarks, sources or builds', () => {
+    for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/pino.js', 'dist/pino.d.ts',
+      'dist/write-stream.js', 'dist/write-stream.d.ts', 'dist/native.js', 'bin/aof.js', 'binding.gyp', 'native/addon.cc',
+      'native/common.h']) {
+      expect(packed, f).toContain(f);
+    }
+    const prebuilds = packed.filter((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
+    expect(prebuilds.length).toBeGreaterThanOrEqual(1);
+    // Every source file binding.gyp compiles is shipped: a platform without a prebuild can still build.
+    const gyp = fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8');
+    for (const source of gyp.match(/native\/[\w.-]+\.cc/g)!) expect(packed, source).toContain(source);
+    // Every compiled module has its declarations.
+    for (const js of packed.filter((f) => f.startsWith('dist/') && f.endsWith('.js'))) {
+      expect(packed, `${js} has no .d.ts`).toContain(js.replace(/\.js$/, '.d.ts'));
+    }
+    const unwanted = packed.filter((f) => /^(test|bench|build|src|examples|node_modules|\.ci)\//.test(f) || /\.(map|tgz|log)$/.test(f));
+    expect(unwanted).toEqual([]);
+  });
+
+  it('installed with --ignore-scripts, loads the prebuilt addon (no build/) and writes and reads a file through the ESM entries', async () => {
+    const installed = path.join(app, 'node_modules', 'mmap-aof');
+    expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+    expect(fs.readdirSync(path.join(installed, 'prebuilds', 'linux-x64')).length).toBeGreaterThanOrEqual(1);
+    fs.writeFileSync(path.join(app, 'check.mjs'), `
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Manager, Geometry } from 'mmap-aof';
+import { createDestination } from 'mmap-aof/pino';
+const require = createRequire(import.meta.url);
+const root = path.dirname(require.resolve('mmap-aof/package.json'));
+const addon = require('node-gyp-build').resolve(root);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aof-installed-'));
+const m = new Manager(dir);
+const aof = m.open('x.aof');
+aof.write('hello\\n');
+const ws = aof.createWriteStream();
+ws.end('streamed\\n');
+await new Promise((resolve) => ws.on('finish', resolve));
+await m.close();
+const dest = createDestination({ file: path.join(dir, 'log.aof') });
+dest.write('{"msg":"logged"}\\n');
+await dest.close();
+const again = new Manager(dir);
+const content = again.open('x.aof', Geometry.open()).view().toString() + again.open('log.aof', Geometry.open()).view().toString();
+await again.close();
+fs.rmSync(dir, { recursive: true });
+console.log(JSON.stringify({ addon: path.relative(root, addon), content }));
+`);
+    const r = await ok(process.execPath, ['check.mjs'], app);
+    const result = JSON.parse(r.stdout) as { addon: string; content: string };
+    expect(result.addon).toMatch(/^prebuilds\/linux-x64\/[^/]+\.node$/);
+    expect(result.content).toBe('hello\nstreamed\n{"msg":"logged"}\n');
+    expect(r.stderr).toBe('');
+  });
+
+  it.runIf(process.features.require_module)('is required from CommonJS (require(esm)) without a warning', async () => {
+    fs.writeFileSync(path.join(app, 'check.cjs'), `
+const { Manager, Geometry } = require('mmap-aof');
+const { createDestination } = require('mmap-aof/pino');
+console.log(JSON.stringify([typeof Manager, typeof Geometry.create, typeof createDestination]));
+`);
+    const r = await ok(process.execPath, ['check.cjs'], app);
+    expect(JSON.parse(r.stdout)).toEqual(['function', 'function', 'function']);
+    expect(r.stderr).toBe('');
+  });
+
+  it('installs the aof command, which runs', async () => {
+    const bin = path.join(app, 'node_modules', '.bin', 'aof');
+    expect(fs.existsSync(bin)).toBe(true);
+    const r = await ok(process.execPath, [bin, '--help'], app);
+    expect(r.stdout).toMatch(/aof/);
+  });
+
+  it('gives TypeScript consumers the types of both entries', async () => {
+    fs.writeFileSync(path.join(app, 'check.ts'), `
+import { Manager, Geometry, type AOF, type WriteStreamOptions } from 'mmap-aof';
+import { createDestination, type AofDestination, type DestinationOptions } from 'mmap-aof/pino';
+const m: Manager = new Manager('/tmp/x');
+const aof: AOF = m.open('x', Geometry.create());
+const options: WriteStreamOptions = { sync: true };
+aof.createWriteStream(options).write('x');
+const o: DestinationOptions = { file: 'x.log', fsync: false };
+const d: AofDestination = createDestination(o);
+const n: number = d.aof.size;
+// @ts-expect-error: write takes a string or bytes
+d.write(42);
+void n;
+`);
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    await ok(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+      '--target', 'es2022', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--types', 'node',
+      'check.ts'], app);
+  });
+});
