@@ -103,7 +103,7 @@ describe('the npm package', () => {
     expect(unwanted).toEqual([]);
   });
 
-  it('installed with --ignore-scripts, loads the prebuilt addon (no build/) and writes and reads a file through the ESM entries', async () => {
+  it('installed with --ignore-scripts, loads the prebuilt addon (no build/) and writes and reads a file through the ESM entries, and serves HTTP', async () => {
     const installed = path.join(app, 'node_modules', 'mmap-aof');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
     expect(fs.readdirSync(path.join(installed, 'prebuilds', 'linux-x64')).length).toBeGreaterThanOrEqual(1);
@@ -114,6 +114,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Manager, Geometry } from 'mmap-aof';
 import { createDestination } from 'mmap-aof/pino';
+import { startService } from 'mmap-aof/service';
 const require = createRequire(import.meta.url);
 const root = path.dirname(require.resolve('mmap-aof/package.json'));
 const addon = require('node-gyp-build').resolve(root);
@@ -131,13 +132,17 @@ await dest.close();
 const again = new Manager(dir);
 const content = again.open('x.aof', Geometry.open()).view().toString() + again.open('log.aof', Geometry.open()).view().toString();
 await again.close();
+const service = await startService({ dir: path.join(dir, 'served'), port: 0 });
+const served = (await fetch(new URL('/streams', service.url))).status;
+await service.close();
 fs.rmSync(dir, { recursive: true });
-console.log(JSON.stringify({ addon: path.relative(root, addon), content }));
+console.log(JSON.stringify({ addon: path.relative(root, addon), content, served }));
 `);
     const r = await ok(process.execPath, ['check.mjs'], app);
-    const result = JSON.parse(r.stdout) as { addon: string; content: string };
+    const result = JSON.parse(r.stdout) as { addon: string; content: string; served: number };
     expect(result.addon).toMatch(/^prebuilds\/linux-x64\/[^/]+\.node$/);
     expect(result.content).toBe('hello\nstreamed\n{"msg":"logged"}\n');
+    expect(result.served).toBe(200);
     expect(r.stderr).toBe('');
   });
 
