@@ -80,7 +80,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function openData(path: string): number {
+/** Opens a regular file read-only (never waiting on a FIFO); typed errors for what is not one. */
+export function openData(path: string): number {
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
     const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

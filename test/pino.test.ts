@@ -11,7 +11,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Geometry, Manager } from '../src/index.js';
 import { AofDestination, DEFAULT_LOG_GEOMETRY, createDestination } from '../src/pino.js';
-import { Peer, ROOT, fixture, quietManager, tmpDir } from './helpers.js';
+import { Peer, ROOT, codeOf, fixture, quietManager, tmpDir } from './helpers.js';
 
 const DIST_PINO = path.join(ROOT, 'dist', 'pino.js');
 
@@ -32,15 +32,6 @@ function jsonLines(text: string): Record<string, any>[] {
   return text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as Record<string, any>);
 }
 
-function codeOfThrown(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(AofError);
-    return (e as AofError).code;
-  }
-  return undefined;
-}
 
 describe('createDestination() with pino', () => {
   it('pino(dest) writes every line (child loggers, nested objects, errors, multi-byte text) as JSON, in order', async () => {
@@ -137,7 +128,7 @@ describe('createDestination() with pino', () => {
     expect(dest.aof.state).toBe(FileState.Closed);
     // Not finished: the next writer appends.
     expect(await contentOf(path.join(dir, 'end.log'))).toBe('{"a":1}\n');
-    expect(codeOfThrown(() => dest.write('{"b":2}\n'))).toBe('ERR_AOF_CLOSED');
+    expect(codeOf(() => dest.write('{"b":2}\n'))).toBe('ERR_AOF_CLOSED');
     const errors: unknown[] = [];
     dest.on('error', (e) => errors.push(e));
     expect(dest.write('{"b":2}\n')).toBe(false);
@@ -191,7 +182,7 @@ describe('createDestination() with pino', () => {
     expect(shared.state).toBe(FileState.Opened);
     await m2.close();
     // With a manager, the file must be directly in its directory.
-    expect(codeOfThrown(() => createDestination({ manager: m, file: '../elsewhere.log' }))).toBe('ERR_AOF_INVALID_ARG');
+    expect(codeOf(() => createDestination({ manager: m, file: '../elsewhere.log' }))).toBe('ERR_AOF_INVALID_ARG');
   });
 
   it('writes into a given AOF and leaves it open on end()', async () => {
@@ -231,19 +222,19 @@ describe('createDestination() with pino', () => {
     const done = m.open('finished.log');
     done.write('{"old":true}\n');
     await done.finish();
-    expect(codeOfThrown(() => createDestination({ file: path.join(dir, 'finished.log') }))).toBe('ERR_AOF_READ_ONLY');
-    expect(codeOfThrown(() => createDestination({ manager: m, file: 'finished.log' }))).toBe('ERR_AOF_READ_ONLY');
+    expect(codeOf(() => createDestination({ file: path.join(dir, 'finished.log') }))).toBe('ERR_AOF_READ_ONLY');
+    expect(codeOf(() => createDestination({ manager: m, file: 'finished.log' }))).toBe('ERR_AOF_READ_ONLY');
     expect(done.state).toBe(FileState.EOF); // the Manager's own AOF is left as it was
     m.open('held.log');
-    expect(codeOfThrown(() => createDestination({ file: path.join(dir, 'held.log') }))).toBe('ERR_AOF_LOCKED');
+    expect(codeOf(() => createDestination({ file: path.join(dir, 'held.log') }))).toBe('ERR_AOF_LOCKED');
     const closedAof = m.open('closed.log');
     await closedAof.close();
-    expect(codeOfThrown(() => createDestination({ aof: closedAof }))).toBe('ERR_AOF_CLOSED');
+    expect(codeOf(() => createDestination({ aof: closedAof }))).toBe('ERR_AOF_CLOSED');
     const bad: unknown[] = [undefined, null, {}, { file: '' }, { file: 5 }, { file: 'x.log', dir: '' }, { file: 'x.log', manager: {} },
       { file: 'x.log', geometry: {} }, { file: 'x.log', fsync: 'yes' }, { aof: {} }, { aof: m.open('a.log'), file: 'x.log' },
       { file: 'x.log', manager: m, managerOptions: {} }];
     for (const options of bad) {
-      expect(codeOfThrown(() => createDestination(options as never)), String(JSON.stringify(options))).toBe('ERR_AOF_INVALID_ARG');
+      expect(codeOf(() => createDestination(options as never)), String(JSON.stringify(options))).toBe('ERR_AOF_INVALID_ARG');
     }
     await m.close();
     // Nothing the refused destinations opened is left behind but the files named.

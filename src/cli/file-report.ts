@@ -19,6 +19,7 @@ import {
   recoverWithMagic,
   type RecoveryResult,
 } from '../recovery.js';
+import { openData } from '../reader.js';
 import { readControl, type ControlInfo } from './control-info.js';
 
 /** How a file stands, in one word. */
@@ -62,31 +63,13 @@ const SCAN_STEP = 32 * 1024 * 1024;
 const kindName = (kind: number): string =>
   Object.entries(RecoveryKind).find(([, v]) => v === kind)?.[0] ?? `unknown(${kind})`;
 
-function openForReading(path: string): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
-    if (code === 'EACCES' || code === 'EPERM') throw new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
-    throw e;
-  }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
-    throw invalidArg('path', 'a regular file', path);
-  }
-  return fd;
-}
 
 /**
  * Calls `fn` with the file's bytes mapped read-only (a private mapping: nothing can reach the
  * file), then unmaps.
  */
 export function withFileBytes<T>(path: string, fn: (bytes: Buffer, st: fs.BigIntStats) => T): T {
-  const fd = openForReading(path);
+  const fd = openData(path);
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const size = Number(st.size);
