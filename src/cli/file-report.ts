@@ -6,7 +6,6 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { AofError, ErrorCode, invalidArg } from '../errors.js';
 import { chainFrames } from '../log/frame.js';
 import { frameRecovery, parseSegmentName } from '../log/segment.js';
 import { native } from '../native.js';
