@@ -117,6 +117,20 @@ export class StatsRecorder {
   }
 }
 
+/** `a` and `b` added up: counters and gauges summed; time counters summed, their max the larger. */
+export function addStats(a: Stats, b: Stats): Stats {
+  const out = { ...a };
+  for (const key of Object.keys(b) as (keyof Stats)[]) {
+    const x = a[key];
+    const y = b[key];
+    if (typeof x === 'number' && typeof y === 'number') (out[key] as number) = x + y;
+    else if (typeof x === 'object' && typeof y === 'object') {
+      (out[key] as TimeCounter) = { count: x.count + y.count, totalNs: x.totalNs + y.totalNs, maxNs: Math.max(x.maxNs, y.maxNs) };
+    }
+  }
+  return out;
+}
+
 export function now(): bigint {
   return process.hrtime.bigint();
 }

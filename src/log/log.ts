@@ -20,6 +20,7 @@ import { FileState, type AOF } from '../aof.js';
 import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
 import { Manager } from '../manager.js';
+import type { Stats } from '../stats.js';
 import { isSystemError } from '../native.js';
 import { FRAME_HEADER, endWrite, frameSize } from './frame.js';
 import type { ReaderOptions } from '../reader.js';
@@ -135,6 +136,11 @@ export class Log implements AsyncDisposable {
    */
   static follow(dir: string, options: ReaderOptions = {}): LogReader {
     return followLog(dir, options);
+  }
+
+  /** The counters of the Manager the log writes its segments through (see Manager stats). */
+  stats(): Stats {
+    return this.#manager.stats();
   }
 
   /** The id of the first record (after trim or truncate, where the next one would go if empty). */

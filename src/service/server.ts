@@ -64,7 +64,7 @@ export interface Service {
   host: string;
   /** The underlying server (its 'request' events, for instrumentation). */
   server: http.Server;
-  /** The Manager over `dir` (its stats are what /metrics exposes). */
+  /** The Manager over `dir` (raw streams; /metrics exposes its stats plus the record logs'). */
   manager: Manager;
   /** What `GET /stats` answers: the Manager's stats, the service's counters, open streams, subscribers and their lag. */
   stats(): Snapshot;
@@ -428,7 +428,7 @@ class HttpService {
     return {
       time: Date.now(),
       uptimeSeconds: (Date.now() - c.started) / 1000,
-      stats: this.manager.stats(),
+      stats: this.streams.stats(),
       service: {
         requests: c.requestCount,
         appends: { ...c.appends },

@@ -15,6 +15,7 @@ import { AofError, ErrorCode } from '../errors.js';
 import { Geometry, GiB, KiB, MiB } from '../geometry.js';
 import { Log, type LogOptions } from '../log/index.js';
 import type { Manager } from '../manager.js';
+import { addStats, type Stats } from '../stats.js';
 import { HttpError, ServiceCode, badArg } from './http.js';
 
 export type StreamKind = 'raw' | 'records';
@@ -252,6 +253,13 @@ export class Streams {
   #end(name: string, kind: StreamKind): number | undefined {
     if (kind === 'records') return this.#openLogs.get(name)?.lastId;
     return this.#raws.get(name)?.size;
+  }
+
+  /** The Manager's stats plus those of every open record log (each writes through its own Manager). */
+  stats(): Stats {
+    let total = this.#manager.stats();
+    for (const log of this.#openLogs.values()) total = addStats(total, log.stats());
+    return total;
   }
 
   /** The streams open now (no disk scan): what the stats feed shows. */
