@@ -510,6 +510,29 @@ describe('request bodies', () => {
 });
 
 describe('following a stream (SSE)', () => {
+  it('a raw stream another process writes is read and followed read-only (range and SSE); a POST to it is 409 LOCKED', async () => {
+    const dir = tmpDir('aof-service-ext-');
+    const writer = Peer.process(fixture('reader-writer.mjs'), [JSON.stringify({ dist: path.join(ROOT, 'dist', 'index.js'), dir, name: 'ext.aof', mode: 'write' })], { commands: true });
+    try {
+      await writer.waitFor('open');
+      await writer.request('write 7 1000,2000', 'wrote');
+      const first = Buffer.concat([pseudoRandomBytes(1000, 7), pseudoRandomBytes(2000, 8)]);
+      const s = await serve({ dir });
+      expect(await rawContent(s, 'ext')).toEqual(first);
+      const sse = await SseClient.open(`${s.url}/streams/ext?from=0`);
+      await sse.waitFor((e) => e.id === '3000', 'the bytes written so far');
+      await writer.request('write 9 500', 'wrote');
+      await sse.waitFor((e) => e.id === '3500', 'the bytes the other process wrote next');
+      expect(rawBytes(sse.events)).toEqual(Buffer.concat([first, pseudoRandomBytes(500, 9)]));
+      sse.close();
+      const refused = await post(s, '/streams/ext', 'mine');
+      expect(refused.status).toBe(409);
+      expect(refused.json.error.code).toBe('ERR_AOF_LOCKED');
+    } finally {
+      writer.kill();
+    }
+  });
+
   it('a raw stream is sent from ?from=N as base64 events whose id is the offset after them; Last-Event-ID resumes there', async () => {
     const s = await serve();
     await post(s, '/streams/log', 'abcdef');

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AOF } from '../aof.js';
+import type { Reader } from '../reader.js';
 import type { Log } from '../log/index.js';
 import { drained } from './http.js';
 import type { Subscriber } from './streams.js';
@@ -58,10 +59,10 @@ export function sseEvent(data: string, id?: number | string, event?: string): st
  * events one after another, so one of them encodes an event (base64, or the record's text) and
  * the others reuse it.
  */
-const lastRawEvent = new WeakMap<AOF, { begin: number; end: number; text: string }>();
+const lastRawEvent = new WeakMap<AOF | Reader, { begin: number; end: number; text: string }>();
 const lastRecordEvent = new WeakMap<Log, { id: number; text: string }>();
 
-function rawEvent(aof: AOF, tail: Buffer, at: number, n: number, begin: number): string {
+function rawEvent(aof: AOF | Reader, tail: Buffer, at: number, n: number, begin: number): string {
   const cached = lastRawEvent.get(aof);
   if (cached && cached.begin === begin && cached.end === begin + n) return cached.text;
   const text = `id: ${begin + n}\ndata: ${tail.toString('base64', at, at + n)}\n\n`;
@@ -86,7 +87,7 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
  * it (so `Last-Event-ID` is where to resume), `data` the bytes in base64. A finished stream ends
  * with `event: eof` (data: its size) and the response ends.
  */
-export async function followRaw(res: ServerResponse, aof: AOF, from: number, sub: Subscriber, options: FollowOptions): Promise<void> {
+export async function followRaw(res: ServerResponse, aof: AOF | Reader, from: number, sub: Subscriber, options: FollowOptions): Promise<void> {
   const { signal } = options;
   const iterator = aof.tail({ from, signal });
   try {

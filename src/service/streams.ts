@@ -15,6 +15,7 @@ import { AofError, ErrorCode } from '../errors.js';
 import { Geometry, GiB, KiB, MiB } from '../geometry.js';
 import { Log, type LogOptions } from '../log/index.js';
 import type { Manager } from '../manager.js';
+import type { Reader } from '../reader.js';
 import { addStats, type Stats } from '../stats.js';
 import { HttpError, ServiceCode, badArg } from './http.js';
 
@@ -116,6 +117,8 @@ export class Streams {
   readonly #openLogs = new Map<string, Log>();
   /** Raw streams opened by this service (the Manager's own list is an array copy per call). */
   readonly #raws = new Map<string, AOF>();
+  /** Raw streams another process writes, followed read-only. */
+  readonly #readers = new Map<string, Reader>();
   readonly #subscribers = new Set<Subscriber>();
   #nextSubscriber = 1;
   #closing: Promise<void> | undefined;
@@ -199,12 +202,30 @@ export class Streams {
     return opening;
   }
 
-  /** Either kind, opened (never created); ERR_AOF_NOT_FOUND when there is no such stream. */
-  async open(name: string): Promise<{ kind: 'raw'; aof: AOF } | { kind: 'records'; log: Log }> {
+  /**
+   * Either kind, opened for reading (never created); ERR_AOF_NOT_FOUND when there is no such
+   * stream. A raw stream another process writes (its lock is taken) is followed with a Reader.
+   */
+  async open(name: string): Promise<{ kind: 'raw'; aof: AOF | Reader } | { kind: 'records'; log: Log }> {
     const kind = this.kindOf(name);
-    if (kind === 'raw') return { kind, aof: this.raw(name, false) };
+    if (kind === 'raw') return { kind, aof: this.#readRaw(name) };
     if (kind === 'records') return { kind, log: await this.records(name, false) };
     throw new AofError(ErrorCode.NOT_FOUND, `no stream named ${name}`);
+  }
+
+  #readRaw(name: string): AOF | Reader {
+    try {
+      return this.raw(name, false);
+    } catch (e) {
+      if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED) throw e;
+    }
+    let reader = this.#readers.get(name);
+    if (!reader || reader.state >= FileState.Closing) {
+      // Closed with the Manager; reused by every request for this stream.
+      reader = this.#manager.follow(`${name}.aof`);
+      this.#readers.set(name, reader);
+    }
+    return reader;
   }
 
   /** Appends a raw body as one write: `offset` where it starts, `size` the stream's new size. */
