@@ -7,7 +7,10 @@
  * (Node's require(esm)), the `aof` command and TypeScript types all work.
  *
  * The pack runs in a copy, not here: prebuildify rebuilds `build/`, which other tests load.
- * Installing uses `--offline`: the dependencies come from the npm cache `npm ci` filled.
+ * No step reaches the registry (the registry is set to a closed port, and every npm call is
+ * `--offline`): the package's runtime dependencies are packed from this project's own
+ * node_modules and installed as tarballs next to it, so npm resolves the package's dependency
+ * ranges against them. This passes on a machine whose npm cache has never seen the project.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,7 +31,11 @@ function run(file: string, args: string[], cwd: string): Promise<Run> {
     // Not the variables of an npm script this test may run under (`npm test`): they describe this tree, not `cwd`.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) =>
       !/^npm_(package_|lifecycle_|config_local_prefix$)/.test(k) && k !== 'INIT_CWD'));
-    Object.assign(env, { npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' });
+    Object.assign(env, {
+      npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false',
+      // Any request to a registry fails at once: this test must not depend on the network or the cache.
+      npm_config_registry: 'http://127.0.0.1:9/', npm_config_offline: 'true',
+    });
     execFile(file, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: error ? (error.code as unknown as number) : 0, stdout, stderr });
@@ -40,6 +47,27 @@ async function ok(file: string, args: string[], cwd: string): Promise<Run> {
   const r = await run(file, args, cwd);
   if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} (in ${cwd}) exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r;
+}
+
+/**
+ * The runtime dependencies of the package in this tree, and theirs, as installed in node_modules
+ * (name → directory): what an install of the tarball needs besides it.
+ */
+function runtimeDependencies(): Map<string, string> {
+  const found = new Map<string, string>();
+  const visit = (pkgDir: string): void => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies ?? {})) {
+      if (found.has(name)) continue;
+      // Nested first (npm puts a conflicting version there), then the top level.
+      const nested = path.join(pkgDir, 'node_modules', name);
+      const dir = fs.existsSync(nested) ? nested : path.join(ROOT, 'node_modules', name);
+      found.set(name, dir);
+      visit(dir);
+    }
+  };
+  visit(ROOT);
+  return found;
 }
 
 /** Not copied into the staging tree: installed or built things, and this machine's leftovers. */
@@ -76,7 +104,14 @@ beforeAll(async () => {
   app = path.join(work, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
-  await ok('npm', ['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', tarball], app);
+  const dependencies = [...runtimeDependencies().values()];
+  expect(dependencies.length).toBeGreaterThan(0);
+  const depTarballs: string[] = [];
+  for (const dir of dependencies) {
+    const p = await ok('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', out, dir], work);
+    depTarballs.push(path.join(out, (JSON.parse(p.stdout) as Array<{ filename: string }>)[0]!.filename));
+  }
+  await ok('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball, ...depTarballs], app);
 }, 600_000);
 
 afterAll(() => {
