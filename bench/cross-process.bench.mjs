@@ -591,7 +591,7 @@ async function main() {
     out('  `tail`: new Tail(file, { fromBeginning: true }) (fs.watch = inotify; each change: statSync + a fs.createReadStream');
     out('    of the new bytes), time read at each \'line\' event. The writer: fs.writeSync(fd, line) to a plain file (O_APPEND).');
     out('  @logdna/tail-file: new TailFile(file, { startPos: 0, pollFileIntervalMs: 100 }), time read at each \'data\' chunk;');
-    out('    its default poll is 1000 ms: 100 ms is the reference the issue used. Same writer as `tail`.');
+    out('    its default poll is 1000 ms: 100 ms is the reference used before. Same writer as `tail`.');
     if (PACE === 'spin') {
       out(`writer: a busy loop inside one event-loop turn waits for the next event's due time (every ${RATES.map((r) => `${1e6 / r} µs at ${si(r)}/s`).join(', ')}),`);
       out(`  writes it, then yields with setImmediate (so mmap-aof's once-per-run publish and futex wake happen). When the loop`);
@@ -760,7 +760,7 @@ async function main() {
 
   if (lat) {
     out();
-    out('targets (from the issue): futex p50 ≤ 50 µs and p99 ≤ 500 µs, several times better than `tail`; spin p50 ≤ 5 µs');
+    out('targets: futex p50 ≤ 50 µs and p99 ≤ 500 µs, several times better than `tail`; spin p50 ≤ 5 µs');
     const find = (kind, rate) => lat.find((r) => r.kind === kind && r.rate === rate);
     const verdict = (ok) => (ok ? 'MET' : 'NOT MET');
     for (const rate of RATES) {

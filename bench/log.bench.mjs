@@ -426,7 +426,7 @@ if (want('append')) {
   out('  (12,000 bytes); "overwrite of a cached file": the file already holds as many frames, written just before and reopened r+,');
   out('  so write(2) neither allocates blocks nor extends the file.');
   out();
-  out(`target (issue 5): Log.append of 100-byte records ≥ ${TARGET_APPEND}× fs.writeSync of the same frames, one record per call on both sides`);
+  out(`target: Log.append of 100-byte records ≥ ${TARGET_APPEND}× fs.writeSync of the same frames, one record per call on both sides`);
   for (const [kind, peer, label] of [['log-fresh', 'ws-fresh', 'fresh'], ['log-roll', 'ws-fresh', 'fresh, 64 MiB segments'], ['log-warm', 'ws-warm', 'warm']]) {
     const ratio = s.get(kind).rate / s.get(peer).rate;
     const line = `${label}: ${si(s.get(kind).rate)}/s vs ${si(s.get(peer).rate)}/s = ${ratio.toFixed(1)}× ${verdict(ratio >= TARGET_APPEND)}`;
@@ -659,7 +659,7 @@ function printIterate() {
   out('  passes; seconds: the median run; GB = 10^9 bytes. The first pass opens every sealed segment and loads its index, and');
   out('  checks each frame\'s crc32c as it first reads it (natively, in runs); the second pass reads frames already checked.');
   out('  Page cache warm (the log was just written): this is not a cold read from disk.');
-  out(`target (issue 5): iteration ≥ ${TARGET_ITERATE / 1e9} GB/s (of payload; frames shown too)`);
+  out(`target: iteration ≥ ${TARGET_ITERATE / 1e9} GB/s (of payload; frames shown too)`);
   for (const x of iterateRows) {
     const payload = x.built.count * x.built.recordSize / x.seconds;
     const frames = x.built.count * frameSize(x.built.recordSize) / x.seconds;
@@ -788,7 +788,7 @@ if (want('read')) {
   out('Log.open lists the segments, checks that every one before the last is finished, opens the last (the active one) and');
   out(`  recovers it: here it holds ${built.activeRecords.toLocaleString('en')} records, a full segment, the most an open has to read. Sealed segments`);
   out('  are opened when a read first needs them (the first-get rows). Page cache warm (the log was just written): not a cold open.');
-  out(`target (issue 5): open of a 1 GiB log ≤ ${TARGET_OPEN} s`);
+  out(`target: open of a 1 GiB log ≤ ${TARGET_OPEN} s`);
   for (const [label, secs] of [[hasIdx ? '.idx present' : 'Log.open', median(plain.opens)], ...(noIdx ? [['.idx deleted', median(noIdx.opens)]] : [])]) {
     const line = `${label}: median ${fmtMs(secs)} ms ${verdict(secs <= TARGET_OPEN)}`;
     out(`  ${line}`);
@@ -802,5 +802,5 @@ if (want('read')) {
 }
 
 out();
-out(`targets (issue 5), this run (load average now: ${loadAverage()}):`);
+out(`targets, this run (load average now: ${loadAverage()}):`);
 for (const t of targets) out(`  ${t}`);

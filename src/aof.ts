@@ -1,6 +1,6 @@
 /**
  * One append-only file, mapped into memory. A write is a copy into the mapping followed by the
- * 8-byte tail magic; no syscall unless the file must grow. See DESIGN.md for the on-disk format.
+ * 8-byte tail magic; no syscall unless the file must grow. See docs/format.md for the on-disk format.
  *
  * Around the write path, once per event-loop turn at most: tailers are woken, and when the
  * headroom falls below a threshold the file grows ahead of the writer off the event loop.
@@ -12,30 +12,29 @@ import {
   COMMITTED_WORD,
   ControlBlock,
   ControlState,
-  controlPath,
   identityOf,
   pathNames,
   type FileIdentity,
 } from './control-block.js';
-import { AofError, ErrorCode, checkRange, closed, invalidArg, readOnly } from './errors.js';
+import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
+import { FileState } from './file-state.js';
 import type { Geometry } from './geometry.js';
-import { native, isSystemError, type NativeRegion } from './native.js';
-import { openFile, type Backing } from './open-file.js';
+import { bufferLength, hasTailMagic, pageDown, pageUp, putTailMagic } from './mapping.js';
+import { native, type NativeRegion } from './native.js';
 import {
   MAGIC_CHECKPOINT_BYTES,
   MAGIC_TAIL,
   RecoveryKind,
   applyCommitted,
   isFinished,
-  recoverWithMagic,
   type RecoveryFunc,
   type RecoveryResult,
 } from './recovery.js';
 import { now, type StatsRecorder } from './stats.js';
-import { FileState, Followable, type Tailer } from './tailer.js';
+import { fromSystemError, hasSystemCode } from './system-errors.js';
+import { Followable, type Tailer } from './tailer.js';
+import { validateBytes, validateFunction, validateInteger, validateRange } from './validate.js';
 import { createWriteStream, type WriteStreamOptions } from './write-stream.js';
-
-export { FileState };
 
 const fsyncAsync = promisify(fs.fsync);
 const ftruncateAsync = promisify(fs.ftruncate);
@@ -59,7 +58,24 @@ export interface AppendEvent {
 /** Returns how many of the reserved bytes were used (0..reserve). */
 export type AppendFunc = (event: AppendEvent) => number;
 
-/** What an AOF needs from whoever opened it (the Manager). */
+/** @internal Everything an AOF is made of, besides its Manager: what opening the file found. */
+export interface Backing {
+  name: string;
+  path: string;
+  /** -1 for anonymous memory. */
+  fd: number;
+  writable: boolean;
+  /** True when the file was created by this open. */
+  created: boolean;
+  geometry: Geometry;
+  recovery: RecoveryFunc;
+  /** Bytes of anonymous memory (an AOF with no file); undefined for a file. */
+  anonymousSize?: number;
+  /** The writer's control block, locked until the AOF has recovered. */
+  control?: ControlBlock;
+}
+
+/** @internal What an AOF needs from whoever opened it (the Manager). */
 export interface AofContext {
   /** File mode a finished file gets. */
   readonly readMode: number;
@@ -74,33 +90,6 @@ export interface AofContext {
   readonly stats: StatsRecorder;
   /** Called once, when the AOF has closed. */
   released(aof: AOF): void;
-}
-
-const PAGE = native.pageSize;
-
-function pageUp(n: number): number {
-  return Math.ceil(n / PAGE) * PAGE;
-}
-
-function pageDown(n: number): number {
-  return Math.floor(n / PAGE) * PAGE;
-}
-
-// The tail magic as 8 stores: a TypedArray#set of 8 bytes costs more than the record copy.
-function putTailMagic(b: Buffer, at: number): void {
-  b[at] = 0xaa;
-  b[at + 1] = 0x24;
-  b[at + 2] = 0x75;
-  b[at + 3] = 0x54;
-  b[at + 4] = 0x63;
-  b[at + 5] = 0x9c;
-  b[at + 6] = 0x9b;
-  b[at + 7] = 0x41;
-}
-
-function hasTailMagic(b: Buffer, at: number): boolean {
-  return b[at] === 0xaa && b[at + 1] === 0x24 && b[at + 2] === 0x75 && b[at + 3] === 0x54 &&
-    b[at + 4] === 0x63 && b[at + 5] === 0x9c && b[at + 6] === 0x9b && b[at + 7] === 0x41;
 }
 
 /** The AOF's cold state: read at open, growth, flush, finish, close and once per turn, never per write. */
@@ -176,18 +165,6 @@ class AppendEventImpl implements AppendEvent {
     this.#tail ??= this.buffer.subarray(this.begin, this.begin + this.reserve);
     return this.#tail;
   }
-}
-
-/**
- * How long a buffer over the reservation to make. Each new external ArrayBuffer counts its whole
- * length as external memory for V8, which collects when that grows: one buffer per growth step
- * cost a full GC per grow, one buffer over a 4 GiB reservation a full GC per open
- * (bench/grow.bench.mjs, bench/tail.bench.mjs). Doubling lengths keep it to a few buffers per file,
- * none much larger than the file. Past the file the reservation reads zeros, so a longer buffer
- * is safe; every access here stays below the file size.
- */
-export function bufferLength(capacity: number, needed: number, previous: number): number {
-  return Math.min(capacity, Math.max(pageUp(needed), previous * 2, 1024 * 1024));
 }
 
 const EMPTY: RecoveryResult = Object.freeze({ kind: RecoveryKind.Empty, tail: 0, checkpoint: -1, end: 0, fileSize: 0 });
@@ -497,7 +474,7 @@ export class AOF extends Followable implements AsyncDisposable {
   #write(data: Uint8Array | string, mayBlock: boolean): number {
     if (!this.#writable) this.#throwNotWritable();
     if (typeof data === 'string') return this.#writeString(data, mayBlock);
-    if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array or a string', data);
+    validateBytes(data, 'data', 'a Uint8Array or a string');
     const begin = this.#size;
     const end = begin + data.length;
     if (end + 8 > this.#limit) this.#makeRoom(end + 8, mayBlock);
@@ -537,8 +514,8 @@ export class AOF extends Followable implements AsyncDisposable {
 
   #append(reserve: number, fn: AppendFunc, mayBlock: boolean): number {
     if (!this.#writable) this.#throwNotWritable();
-    if (!Number.isSafeInteger(reserve) || reserve < 0) throw invalidArg('reserve', 'a non-negative safe integer', reserve);
-    if (typeof fn !== 'function') throw invalidArg('fn', 'a function', fn);
+    validateInteger(reserve, 'reserve');
+    validateFunction(fn, 'fn');
     const begin = this.#size;
     if (begin + reserve + 8 > this.#limit) this.#makeRoom(begin + reserve + 8, mayBlock);
     // The callback may scribble over the old tail magic and anywhere in the reserve.
@@ -678,14 +655,13 @@ export class AOF extends Followable implements AsyncDisposable {
     try {
       native.fallocate(this.#f.fd, this.#fileSize, newSize - this.#fileSize, this.#f.path);
     } catch (e) {
-      if (isSystemError(e, 'EOPNOTSUPP')) {
+      if (hasSystemCode(e, 'EOPNOTSUPP')) {
         fs.ftruncateSync(this.#f.fd, newSize);
       } else {
         this.#f.ctx.stats.counts.growErrors++;
-        if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
-          throw new AofError(ErrorCode.NO_SPACE, `${this.#f.path}: no space left to grow to ${newSize} bytes`, { cause: e });
-        }
-        throw e;
+        throw fromSystemError(e, 'write', this.#f.path, {
+          [ErrorCode.NO_SPACE]: `${this.#f.path}: no space left to grow to ${newSize} bytes`,
+        });
       }
     }
     this.#f.growAheadFailed = false;
@@ -735,25 +711,23 @@ export class AOF extends Followable implements AsyncDisposable {
       return;
     }
     const start = now();
-    const job = native.fallocateAsync(f.fd, from, target - from, f.path).then(
-      () => {
-        // Finishing or closing: the room is not needed. Overtaken by a blocking grow: nothing to do.
-        if (this.#state !== FileState.Opened || target <= this.#fileSize) return;
-        this.#extendMapping(target);
-        f.ctx.stats.time('backgroundGrows', start);
-      },
-      () => {
-        // The writer grows (and reports ERR_AOF_NO_SPACE, say) itself when it needs the room.
-        f.ctx.stats.counts.growErrors++;
-        f.growAheadFailed = true;
-      },
-    ).finally(() => {
+    const job = native.fallocateAsync(f.fd, from, target - from, f.path).then(() => {
+      // Finishing or closing: the room is not needed. Overtaken by a blocking grow: nothing to do.
+      if (this.#state !== FileState.Opened || target <= this.#fileSize) return;
+      this.#extendMapping(target);
+      f.ctx.stats.time('backgroundGrows', start);
+    }).catch(() => {
+      // fallocate (a full disk, say) or the mapping failed: the writer grows (and reports
+      // ERR_AOF_NO_SPACE, say) itself when it needs the room. Nothing here may reject unhandled.
+      f.ctx.stats.counts.growErrors++;
+      f.growAheadFailed = true;
+    }).finally(() => {
       f.growing = undefined;
       this.#updateLimit();
     });
     f.growing = job;
     this.#limit = from;
-    this.#track(job);
+    void this.#track(job); // never rejects: the catch above takes every failure
   }
 
   #throwNotWritable(): never {
@@ -775,7 +749,7 @@ export class AOF extends Followable implements AsyncDisposable {
    */
   view(begin = 0, end = this.#size): Buffer {
     this.#checkOpen();
-    checkRange(begin, end, this.#size);
+    validateRange(begin, end, this.#size);
     return this.#buf.subarray(begin, end);
   }
 
@@ -1085,83 +1059,4 @@ export class AOF extends Followable implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** Opens `path` and builds the AOF over it; closes the descriptor if anything fails. */
-export function openAof(
-  ctx: AofContext,
-  name: string,
-  path: string,
-  geometry: Geometry,
-  recovery: RecoveryFunc = recoverWithMagic,
-  writeMode = 0o644,
-): AOF {
-  const g = geometry.validate();
-  if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
-  const backing = openFile(name, path, g, recovery, writeMode);
-  if (backing.created) ctx.stats.counts.creates++;
-  const hadControl = fs.existsSync(controlPath(path));
-  try {
-    if (backing.writable && ctx.controlBlock) backing.control = openControl(path, writeMode);
-    const aof = new AOF(ctx, backing);
-    // A writer without a control block leaves none behind that describes this file: a crashed
-    // writer's block would otherwise tell a later recovery to keep a committed size this writer
-    // has since rolled back and written over.
-    if (backing.writable && !ctx.controlBlock && !backing.created) removeQuietly(controlPath(path));
-    return aof;
-  } catch (e) {
-    backing.control?.close();
-    // A file this open created and could not set up (a full disk, say) is not left behind: a
-    // later open would find an empty file it cannot tell from a damaged one. Removed while still
-    // locked, so no other writer has it yet.
-    if (backing.created) removeQuietly(path, controlPath(path));
-    // Nor is a control block this open made for a file it refuses (one that is not an AOF, say).
-    else if (backing.control && !hadControl) removeQuietly(controlPath(path));
-    fs.closeSync(backing.fd);
-    throw e;
-  }
-}
-
-function removeQuietly(...paths: string[]): void {
-  for (const p of paths) {
-    try {
-      fs.unlinkSync(p);
-    } catch {
-      // already gone, or not ours to remove: nothing to clean up
-    }
-  }
-}
-
-/** The writer's control block, locked: readers must not rebuild it while recovery runs. */
-function openControl(path: string, mode: number): ControlBlock {
-  let control: ControlBlock | undefined;
-  try {
-    control = ControlBlock.open(path, { mode });
-  } catch (e) {
-    if (isSystemError(e, 'ENOSPC') || isSystemError(e, 'EDQUOT')) {
-      throw new AofError(ErrorCode.NO_SPACE, `${controlPath(path)}: no space for the control block`, { cause: e });
-    }
-    throw e;
-  }
-  if (!control || !control.writable) {
-    control?.close();
-    throw new AofError(ErrorCode.READ_ONLY,
-      `${controlPath(path)}: the control block cannot be created or written (open with controlBlock: false to write without one)`);
-  }
-  control.lock();
-  return control;
-}
-
-/** An AOF over `size` bytes of anonymous shared memory: same API, nothing on disk, never grows. */
-export function openAnonymousAof(ctx: AofContext, name: string, size: number, geometry: Geometry): AOF {
-  return new AOF(ctx, {
-    name,
-    path: `anonymous:${name}`,
-    fd: -1,
-    writable: true,
-    created: false,
-    geometry,
-    recovery: recoverWithMagic,
-    anonymousSize: size,
-  });
 }

@@ -7,7 +7,7 @@
  * It is a hint, never the source of truth. The header names the data file (device, inode) and
  * the boot it was written in; when it is missing, names another file, comes from before a reboot
  * or is garbage, readers and writers rebuild it from the data file by recovery. The data file's
- * format is untouched (DESIGN.md, byte-compatible with the Go `aof`).
+ * format is untouched (docs/format.md: byte-compatible with the Go `aof`).
  *
  * Layout (little-endian, 4096 bytes, the rest zero):
  *
@@ -30,7 +30,9 @@
  */
 import * as fs from 'node:fs';
 import { crc32c } from './checksum.js';
-import { native, isSystemError, type NativeRegion } from './native.js';
+import { ErrorCode } from './errors.js';
+import { native, type NativeRegion } from './native.js';
+import { hasSystemCode, systemErrorCode } from './system-errors.js';
 
 export const CONTROL_SUFFIX = '-shm';
 export const CONTROL_SIZE = 4096;
@@ -161,8 +163,9 @@ export class ControlBlock {
     try {
       fd = fs.openSync(path, (options.create ?? true) ? O_RDWR | O_CREAT : O_RDWR, options.mode ?? 0o644);
     } catch (e) {
-      if (!(isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS') ||
-            isSystemError(e, 'ENOENT'))) throw e;
+      // Not ours to write, or not there to open for writing: read it if it is there.
+      const code = systemErrorCode(e, 'write');
+      if (code !== ErrorCode.READ_ONLY && code !== ErrorCode.NOT_FOUND) throw e;
       try {
         fd = fs.openSync(path, O_RDONLY);
       } catch {
@@ -182,7 +185,7 @@ export class ControlBlock {
         try {
           native.fallocate(fd, 0, CONTROL_SIZE, path);
         } catch (e) {
-          if (!isSystemError(e, 'EOPNOTSUPP')) throw e;
+          if (!hasSystemCode(e, 'EOPNOTSUPP')) throw e;
           fs.ftruncateSync(fd, CONTROL_SIZE);
         }
       }

@@ -65,24 +65,3 @@ export function closed(name: string): AofError {
 export function readOnly(name: string, why: string): AofError {
   return new AofError(ErrorCode.READ_ONLY, `${name} is read-only (${why})`);
 }
-
-/** The longest delay setTimeout/setInterval take: a longer one is silently 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Validates a non-negative safe integer argument. */
-export function checkSize(what: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArg(what, 'a non-negative safe integer', value);
-  }
-  return value;
-}
-
-/** Validates a range [begin, end) of content of `size` bytes (the defaults of a `view()`). */
-export function checkRange(begin: unknown, end: unknown, size: number): void {
-  if (typeof begin !== 'number' || !Number.isSafeInteger(begin) || begin < 0 || begin > size) {
-    throw invalidArg('begin', `an integer from 0 to size (${size})`, begin);
-  }
-  if (typeof end !== 'number' || !Number.isSafeInteger(end) || end < begin || end > size) {
-    throw invalidArg('end', `an integer from begin (${begin}) to size (${size})`, end);
-  }
-}

@@ -2,7 +2,8 @@
  * Sizes of a file: how big it starts, how big it may become, and how it grows.
  * Immutable: every `with…` returns a new Geometry.
  */
-import { checkSize, invalidArg } from './errors.js';
+import { invalidArg } from './errors.js';
+import { validateBoolean, validateInteger, validateObject } from './validate.js';
 import { native } from './native.js';
 
 export const KiB = 1024;
@@ -40,16 +41,24 @@ export class Geometry implements Readonly<GeometryFields> {
 
   /** Zero fields mean "default" until {@link validate} fills them in. */
   constructor(fields: Partial<GeometryFields> = {}) {
-    if (fields === null || typeof fields !== 'object') throw invalidArg('fields', 'an object', fields);
-    this.sizeNow = checkSize('geometry.sizeNow', fields.sizeNow ?? 0);
-    this.sizeUpper = checkSize('geometry.sizeUpper', fields.sizeUpper ?? 0);
-    this.growthStep = checkSize('geometry.growthStep', fields.growthStep ?? 0);
-    this.pageSize = checkSize('geometry.pageSize', fields.pageSize ?? native.pageSize);
-    if (this.pageSize === 0 || !Number.isInteger(Math.log2(this.pageSize))) {
-      throw invalidArg('geometry.pageSize', 'a power of two', this.pageSize);
-    }
-    this.create = fields.create ?? true;
-    if (typeof this.create !== 'boolean') throw invalidArg('geometry.create', 'a boolean', this.create);
+    validateObject(fields, 'fields');
+    // `??`: null means "default" here, as undefined does.
+    const sizeNow = fields.sizeNow ?? 0;
+    const sizeUpper = fields.sizeUpper ?? 0;
+    const growthStep = fields.growthStep ?? 0;
+    const pageSize = fields.pageSize ?? native.pageSize;
+    const create = fields.create ?? true;
+    validateInteger(sizeNow, 'geometry.sizeNow');
+    validateInteger(sizeUpper, 'geometry.sizeUpper');
+    validateInteger(growthStep, 'geometry.growthStep');
+    validateInteger(pageSize, 'geometry.pageSize');
+    if (pageSize === 0 || !Number.isInteger(Math.log2(pageSize))) throw invalidArg('geometry.pageSize', 'a power of two', pageSize);
+    validateBoolean(create, 'geometry.create');
+    this.sizeNow = sizeNow;
+    this.sizeUpper = sizeUpper;
+    this.growthStep = growthStep;
+    this.pageSize = pageSize;
+    this.create = create;
     Object.freeze(this);
   }
 
@@ -99,7 +108,7 @@ export class Geometry implements Readonly<GeometryFields> {
    * headroom, never below sizeNow, never above sizeUpper, page-aligned. Call on a validated geometry.
    */
   next(size: number): number {
-    checkSize('size', size);
+    validateInteger(size, 'size');
     const step = this.growthStep || DEFAULTS.growthStep;
     const grown = alignUp(Math.ceil(size / step) * step + step, this.pageSize);
     return Math.min(Math.max(grown, this.sizeNow), this.sizeUpper || DEFAULTS.sizeUpper);

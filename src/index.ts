@@ -1,4 +1,5 @@
-export { AOF, FileState, type AppendEvent, type AppendFunc } from './aof.js';
+export { AOF, type AppendEvent, type AppendFunc } from './aof.js';
+export { FileState } from './file-state.js';
 export type { WriteStreamOptions } from './write-stream.js';
 export { AofError, ErrorCode } from './errors.js';
 export { Geometry, MAX_FILE_SIZE, KiB, MiB, GiB, type GeometryFields } from './geometry.js';

@@ -6,13 +6,27 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AOF, FileState, openAnonymousAof, openAof, type AofContext } from './aof.js';
-import { AofError, ErrorCode, MAX_TIMER_MS, closed, invalidArg } from './errors.js';
+import type { AOF, AofContext } from './aof.js';
+import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { FileState } from './file-state.js';
 import { Geometry, MAX_FILE_SIZE } from './geometry.js';
-import { isSystemError } from './native.js';
+import { openAnonymousAof, openAof } from './open-file.js';
 import { Reader, openReaderOptions, type ReaderOptions } from './reader.js';
 import { recoverWithMagic, type RecoveryFunc } from './recovery.js';
 import { StatsRecorder, type Stats } from './stats.js';
+import { fromSystemError, hasSystemCode } from './system-errors.js';
+import {
+  MAX_TIMER_MS,
+  validateBoolean,
+  validateFileName,
+  validateFunction,
+  validateInstance,
+  validateInteger,
+  validateNonNegative,
+  validateObject,
+  validatePath,
+  validateSignal,
+} from './validate.js';
 
 export interface ManagerOptions {
   /** Mode of files created for writing (default 0o644; the umask does not apply). */
@@ -43,40 +57,6 @@ export interface ManagerOptions {
   controlBlock?: boolean;
 }
 
-function checkMode(what: string, mode: unknown, fallback: number): number {
-  if (mode === undefined) return fallback;
-  if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw invalidArg(what, 'a file mode from 0 to 0o7777', mode);
-  }
-  return mode;
-}
-
-function checkBoolean(what: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidArg(what, 'a boolean', value);
-  return value;
-}
-
-function checkCount(what: string, value: unknown, fallback: number | undefined): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw invalidArg(what, 'a non-negative integer', value);
-  }
-  return value;
-}
-
-/** Longest name: NAME_MAX (255 bytes) less the control block's `-shm` suffix. */
-const MAX_NAME_BYTES = 251;
-
-/** A file name inside the manager's directory: no separators, no `.`/`..`, nothing that escapes it. */
-export function checkName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name === '.' || name === '..' ||
-      name.includes('/') || name.includes('\\') || name.includes('\0') || Buffer.byteLength(name) > MAX_NAME_BYTES) {
-    throw invalidArg('name', `a plain file name of at most ${MAX_NAME_BYTES} bytes (no "/", "\\\\", NUL, "." or "..")`, name);
-  }
-  return name;
-}
-
 /**
  * mkdir -p that gives up when a parent exists and the directory still cannot be made:
  * `fs.mkdirSync(dir, { recursive: true })` spins forever on such a path (`/proc/x`: ENOENT).
@@ -85,9 +65,9 @@ function makeDirectory(dir: string, retry = true): void {
   try {
     fs.mkdirSync(dir);
   } catch (e) {
-    if (isSystemError(e, 'EEXIST') && fs.statSync(dir).isDirectory()) return;
+    if (hasSystemCode(e, 'EEXIST') && fs.statSync(dir).isDirectory()) return;
     const parent = nodePath.dirname(dir);
-    if (!retry || !isSystemError(e, 'ENOENT') || parent === dir) throw e;
+    if (!retry || !hasSystemCode(e, 'ENOENT') || parent === dir) throw e;
     makeDirectory(parent);
     makeDirectory(dir, false);
   }
@@ -120,18 +100,28 @@ export class Manager implements AsyncDisposable {
 
   /** Creates `dir` (recursively) when it does not exist. */
   constructor(dir: string, options: ManagerOptions = {}) {
-    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
-    this.#writeMode = checkMode('options.writeMode', options.writeMode, 0o644);
-    this.#readMode = checkMode('options.readMode', options.readMode, 0o444);
-    const flushIntervalMs = checkCount('options.flushIntervalMs', options.flushIntervalMs, 1000)!;
-    if (flushIntervalMs > MAX_TIMER_MS) throw invalidArg('options.flushIntervalMs', `at most ${MAX_TIMER_MS} ms`, flushIntervalMs);
+    validatePath(dir, 'dir', 'a directory path');
+    validateObject(options, 'options');
+    const {
+      writeMode = 0o644, readMode = 0o444, flushIntervalMs = 1000, populate = true, growAhead = true, growThreshold,
+      controlBlock = true,
+    } = options;
+    validateInteger(writeMode, 'options.writeMode', 0, 0o7777, 'a file mode from 0 to 0o7777');
+    validateInteger(readMode, 'options.readMode', 0, 0o7777, 'a file mode from 0 to 0o7777');
+    validateInteger(flushIntervalMs, 'options.flushIntervalMs', 0, MAX_TIMER_MS,
+      `a non-negative integer of milliseconds up to ${MAX_TIMER_MS}`);
+    validateBoolean(populate, 'options.populate');
+    validateBoolean(growAhead, 'options.growAhead');
+    if (growThreshold !== undefined) validateInteger(growThreshold, 'options.growThreshold');
+    validateBoolean(controlBlock, 'options.controlBlock');
+    this.#writeMode = writeMode;
+    this.#readMode = readMode;
     this.#context = {
-      readMode: this.#readMode,
-      populate: checkBoolean('options.populate', options.populate, true),
-      growAhead: checkBoolean('options.growAhead', options.growAhead, true),
-      growThreshold: checkCount('options.growThreshold', options.growThreshold, undefined),
-      controlBlock: checkBoolean('options.controlBlock', options.controlBlock, true),
+      readMode,
+      populate,
+      growAhead,
+      growThreshold,
+      controlBlock,
       stats: this.#stats,
       released: (aof) => {
         if (this.#open.get(aof.name) === aof) this.#open.delete(aof.name);
@@ -141,17 +131,10 @@ export class Manager implements AsyncDisposable {
     try {
       makeDirectory(this.#dir);
     } catch (e) {
-      if (isSystemError(e, 'EEXIST') || isSystemError(e, 'ENOTDIR')) {
-        throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir} (or a parent of it) exists and is not a directory`, { cause: e });
-      }
-      if (isSystemError(e, 'ENAMETOOLONG')) throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir}: name too long`, { cause: e });
-      if (isSystemError(e, 'ENOENT')) {
-        throw new AofError(ErrorCode.NOT_FOUND, `cannot create directory ${this.#dir}: a parent is missing or cannot hold it`, { cause: e });
-      }
-      if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM') || isSystemError(e, 'EROFS')) {
-        throw new AofError(ErrorCode.READ_ONLY, `cannot create directory ${this.#dir}`, { cause: e });
-      }
-      throw e;
+      throw fromSystemError(e, 'create', this.#dir, {
+        [ErrorCode.NOT_FOUND]: `cannot create directory ${this.#dir}: a parent is missing or cannot hold it`,
+        [ErrorCode.READ_ONLY]: `cannot create directory ${this.#dir}`,
+      });
     }
     if (flushIntervalMs > 0) this.#flushTimer = Manager.#startFlushTimer(new WeakRef(this), flushIntervalMs);
   }
@@ -175,8 +158,8 @@ export class Manager implements AsyncDisposable {
    */
   open(name: string, geometry: Geometry = Geometry.create(), recovery: RecoveryFunc = recoverWithMagic): AOF {
     // Checked also when the name is open already: a bad argument is never silently ignored.
-    if (!(geometry instanceof Geometry)) throw invalidArg('geometry', 'a Geometry', geometry);
-    if (typeof recovery !== 'function') throw invalidArg('recovery', 'a function', recovery);
+    validateInstance(geometry, 'geometry', Geometry, 'a Geometry');
+    validateFunction(recovery, 'recovery');
     const existing = this.#existing(name, false);
     if (existing) return existing;
     return this.#opened(() => openAof(this.#context, name, nodePath.join(this.#dir, name), geometry, recovery, this.#writeMode));
@@ -188,13 +171,11 @@ export class Manager implements AsyncDisposable {
    * A writer that dies (even by kill -9) lets go at once.
    */
   async openAsync(name: string, options: OpenAsyncOptions = {}): Promise<AOF> {
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateObject(options, 'options');
     const { geometry, recovery, signal } = options;
     const lockTimeout = options.lockTimeout ?? 0;
-    if (typeof lockTimeout !== 'number' || !(lockTimeout >= 0)) {
-      throw invalidArg('options.lockTimeout', 'a non-negative number of milliseconds (or Infinity)', lockTimeout);
-    }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    validateNonNegative(lockTimeout, 'options.lockTimeout', 'a non-negative number of milliseconds (or Infinity)', true);
+    validateSignal(signal, 'options.signal');
     const deadline = performance.now() + lockTimeout;
     for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_RETRY_MAX_MS)) {
       signal?.throwIfAborted();
@@ -220,7 +201,7 @@ export class Manager implements AsyncDisposable {
    */
   follow(name: string, options: ReaderOptions = {}): Reader {
     if (this.#closing) throw closed('manager');
-    checkName(name);
+    validateFileName(name, 'name');
     const reader = new Reader(nodePath.join(this.#dir, name), name, openReaderOptions(options), {
       stats: this.#stats,
       released: (r) => this.#readers.delete(r),
@@ -234,9 +215,7 @@ export class Manager implements AsyncDisposable {
    * work, nothing on disk; it never grows (`ERR_AOF_FULL` past its size) and is gone once closed.
    */
   openAnonymous(name: string, size: number): AOF {
-    if (!Number.isSafeInteger(size) || size < 8 || size > MAX_FILE_SIZE) {
-      throw invalidArg('size', `an integer from 8 to ${MAX_FILE_SIZE}`, size);
-    }
+    validateInteger(size, 'size', 8, MAX_FILE_SIZE);
     const existing = this.#existing(name, true);
     if (existing) return existing;
     const geometry = new Geometry({ sizeNow: size, sizeUpper: size, growthStep: size }).validate();
@@ -245,7 +224,7 @@ export class Manager implements AsyncDisposable {
 
   #existing(name: string, anonymous: boolean): AOF | undefined {
     if (this.#closing) throw closed('manager');
-    checkName(name);
+    validateFileName(name, 'name');
     const existing = this.#open.get(name);
     if (!existing || existing.state === FileState.Closing || existing.state === FileState.Closed) return undefined;
     if (existing.anonymous !== anonymous) {

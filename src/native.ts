@@ -96,16 +96,3 @@ export interface NativeBinding {
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export const native = load(root) as NativeBinding;
-
-/** System errors from the addon and from node:fs share this shape. */
-export interface SystemError extends Error {
-  code: string;
-  errno: number;
-  syscall: string;
-  path?: string;
-}
-
-export function isSystemError(e: unknown, code?: string): e is SystemError {
-  return e instanceof Error && typeof (e as SystemError).syscall === 'string' &&
-    (code === undefined || (e as SystemError).code === code);
-}

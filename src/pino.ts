@@ -14,7 +14,8 @@ import { AOF } from './aof.js';
 import { closed, invalidArg, readOnly } from './errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from './geometry.js';
 import { Manager, type ManagerOptions } from './manager.js';
-import { FileState } from './tailer.js';
+import { FileState } from './file-state.js';
+import { validateBoolean, validateFunction, validateInstance, validateObject, validatePath } from './validate.js';
 
 /** Options of {@link createDestination}. Give `file` (with `dir` or `manager` optionally), or `aof`. */
 export interface DestinationOptions {
@@ -68,13 +69,13 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   /** @internal Use {@link createDestination}. */
   constructor(options: DestinationOptions) {
     super();
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateObject(options, 'options');
     const { file, dir, manager, managerOptions, aof, geometry } = options;
     const fsync = options.fsync ?? false;
-    if (typeof fsync !== 'boolean') throw invalidArg('options.fsync', 'a boolean', fsync);
+    validateBoolean(fsync, 'options.fsync');
     this.#fsync = fsync;
     if (aof !== undefined) {
-      if (!(aof instanceof AOF)) throw invalidArg('options.aof', 'an AOF', aof);
+      validateInstance(aof, 'options.aof', AOF, 'an AOF');
       for (const [key, value] of Object.entries({ file, dir, manager, managerOptions, geometry })) {
         if (value !== undefined) throw invalidArg(`options.${key}`, 'nothing when options.aof is given', value);
       }
@@ -83,13 +84,13 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       this.#ownsAof = false;
       this.#manager = undefined;
     } else {
-      if (typeof file !== 'string' || file.length === 0) throw invalidArg('options.file', 'a file path', file);
-      if (dir !== undefined && (typeof dir !== 'string' || dir.length === 0)) throw invalidArg('options.dir', 'a directory path', dir);
-      if (manager !== undefined && !(manager instanceof Manager)) throw invalidArg('options.manager', 'a Manager', manager);
+      validatePath(file, 'options.file', 'a file path');
+      if (dir !== undefined) validatePath(dir, 'options.dir', 'a directory path');
+      if (manager !== undefined) validateInstance(manager, 'options.manager', Manager, 'a Manager');
       if (manager && managerOptions !== undefined) {
         throw invalidArg('options.managerOptions', 'nothing when options.manager is given', managerOptions);
       }
-      if (geometry !== undefined && !(geometry instanceof Geometry)) throw invalidArg('options.geometry', 'a Geometry', geometry);
+      if (geometry !== undefined) validateInstance(geometry, 'options.geometry', Geometry, 'a Geometry');
       const path = nodePath.resolve(dir ?? manager?.dir ?? '.', file);
       if (manager && nodePath.dirname(path) !== manager.dir) {
         throw invalidArg('options.file', `a file directly in the manager's directory ${manager.dir}`, file);
@@ -141,7 +142,7 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    * as soon as they are written: this is about the disk, not about other readers.
    */
   flush(cb?: (error?: Error | null) => void): void {
-    if (cb !== undefined && typeof cb !== 'function') throw invalidArg('cb', 'a function', cb);
+    if (cb !== undefined) validateFunction(cb, 'cb');
     let done: Promise<void>;
     try {
       done = this.aof.flush();
@@ -165,7 +166,7 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    * Writes after it fail with `ERR_AOF_CLOSED`. To seal the file for good, `await dest.aof.finish()` first.
    */
   end(cb?: (error?: Error | null) => void): void {
-    if (cb !== undefined && typeof cb !== 'function') throw invalidArg('cb', 'a function', cb);
+    if (cb !== undefined) validateFunction(cb, 'cb');
     this.close().then(() => cb?.(), (e: Error) => (cb ? cb(e) : this.emit('error', e)));
   }
 

@@ -14,14 +14,18 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { bufferLength } from './aof.js';
 import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
-import { AofError, ErrorCode, MAX_TIMER_MS, checkRange, closed, invalidArg } from './errors.js';
+import { closed } from './errors.js';
+import { FileState } from './file-state.js';
 import { MAX_FILE_SIZE } from './geometry.js';
-import { native, isSystemError, type NativeFutexWaiter, type NativeRegion } from './native.js';
+import { bufferLength, pageUp } from './mapping.js';
+import { native, type NativeFutexWaiter, type NativeRegion } from './native.js';
+import { openData } from './open-file.js';
 import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
 import type { StatsRecorder } from './stats.js';
-import { FileState, Followable, type Tailer } from './tailer.js';
+import { hasSystemCode } from './system-errors.js';
+import { Followable, type Tailer } from './tailer.js';
+import { validateNonNegative, validateObject, validateOneOf, validatePath, validateRange, validateTimerMs } from './validate.js';
 
 export type WakeMode = 'futex' | 'poll' | 'spin';
 
@@ -41,28 +45,19 @@ export interface ReaderContext {
 }
 
 const PAGE = native.pageSize;
+const WAKE_MODES: readonly WakeMode[] = ['futex', 'poll', 'spin'];
 /** How often a following reader checks that its control block is still the one at the path. */
 const MAINTAIN_MS = 1000;
 
-function pageUp(n: number): number {
-  return Math.ceil(n / PAGE) * PAGE;
-}
-
 /** @internal Validates reader options and fills the defaults. */
 export function openReaderOptions(options: ReaderOptions): Required<ReaderOptions> {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  validateObject(options, 'options');
   const wake = options.wake ?? 'futex';
-  if (wake !== 'futex' && wake !== 'poll' && wake !== 'spin') {
-    throw invalidArg('options.wake', "'futex', 'poll' or 'spin'", wake);
-  }
   const interval = options.interval ?? 10;
-  if (typeof interval !== 'number' || !(interval > 0) || !(interval <= MAX_TIMER_MS)) {
-    throw invalidArg('options.interval', `a positive number of milliseconds up to ${MAX_TIMER_MS}`, interval);
-  }
   const spinMs = options.spinMs ?? 1;
-  if (typeof spinMs !== 'number' || !(spinMs >= 0) || !Number.isFinite(spinMs)) {
-    throw invalidArg('options.spinMs', 'a non-negative number of milliseconds', spinMs);
-  }
+  validateOneOf(wake, 'options.wake', WAKE_MODES);
+  validateTimerMs(interval, 'options.interval', true);
+  validateNonNegative(spinMs, 'options.spinMs', 'a non-negative number of milliseconds');
   return { wake, interval, spinMs };
 }
 
@@ -76,32 +71,7 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return isSystemError(e, 'EPERM') || (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Opens a regular file read-only (never waiting on a FIFO); typed errors for what is not one. */
-export function openData(path: string): number {
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      fs.closeSync(fd);
-      if (st.isDirectory()) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`);
-      throw invalidArg('path', 'a regular file', path);
-    }
-    return fd;
-  } catch (e) {
-    if (isSystemError(e, 'ENOENT') || isSystemError(e, 'ENOTDIR')) {
-      throw new AofError(ErrorCode.NOT_FOUND, `${path} does not exist`, { cause: e });
-    }
-    if (isSystemError(e, 'ENAMETOOLONG')) throw new AofError(ErrorCode.INVALID_ARG, `${path}: name too long`, { cause: e });
-    if (isSystemError(e, 'EISDIR')) throw new AofError(ErrorCode.IS_DIRECTORY, `${path} is a directory`, { cause: e });
-    if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
-      throw new AofError(ErrorCode.READ_PERMISSION, `${path} is not readable`, { cause: e });
-    }
-    throw e;
+    return hasSystemCode(e, 'EPERM');
   }
 }
 
@@ -110,7 +80,7 @@ export function openData(path: string): number {
  * this machine. Read-only: it never takes the writer's lock. Close it when done.
  */
 export function openReader(path: string, options: ReaderOptions = {}): Reader {
-  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw invalidArg('path', 'a file path', path);
+  validatePath(path, 'path', 'a file path');
   return new Reader(nodePath.resolve(path), nodePath.basename(path), openReaderOptions(options), {});
 }
 
@@ -206,7 +176,7 @@ export class Reader extends Followable implements AsyncDisposable {
   /** A view of [begin, end) of the content (no copy). It reads zeros after close, never faults. */
   view(begin = 0, end = this.size): Buffer {
     this.#checkOpen();
-    checkRange(begin, end, this.size);
+    validateRange(begin, end, this.size);
     return this.#buf.subarray(begin, end);
   }
 

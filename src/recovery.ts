@@ -1,10 +1,11 @@
 /**
- * Recovery of an AOF file from its bytes alone (the rules of DESIGN.md, compatible with the Go
+ * Recovery of an AOF file from its bytes alone (the rules of docs/format.md, compatible with the Go
  * `aof` package): the last non-zero byte decides. A tail magic there means the file ends cleanly;
  * a checkpoint marker there means it was finished (or checkpointed last); anything else is a torn
  * write, rolled back to the last checkpoint marker.
  */
-import { checkSize, invalidArg } from './errors.js';
+import { invalidArg } from './errors.js';
+import { validateBytes, validateInteger } from './validate.js';
 
 /** 8 bytes that stand right after the content after every write (not content). */
 export const MAGIC_TAIL = 4727544184288126122n;
@@ -27,7 +28,7 @@ export type RecoveryKind = (typeof RecoveryKind)[keyof typeof RecoveryKind];
 
 export interface RecoveryResult {
   kind: RecoveryKind;
-  /** Content size to reopen at (see DESIGN.md per kind). */
+  /** Content size to reopen at (see docs/format.md per kind). */
   tail: number;
   /** Offset of the checkpoint marker that decided, or of the last one before the tail; -1 if none. */
   checkpoint: number;
@@ -107,8 +108,8 @@ export function recoverWithMagic(
   magic: bigint | Uint8Array = MAGIC_TAIL,
 ): RecoveryResult {
   try {
-    checkSize('fileSize', fileSize);
-    if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array', data);
+    validateInteger(fileSize, 'fileSize');
+    validateBytes(data, 'data');
     const tailMagic = bytesOf(magic);
     if (fileSize > data.length) {
       const error = new RangeError(`fileSize ${fileSize} is past the ${data.length} bytes given`);

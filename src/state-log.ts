@@ -9,8 +9,9 @@
  * epoch is the id of the record of its snapshot (0 before the first one), so it only grows, also
  * across compaction.
  */
-import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { AofError, ErrorCode, closed } from './errors.js';
 import { Log, type LogOptions } from './log/log.js';
+import { validateBoolean, validateBytes, validateObject } from './validate.js';
 
 const SNAPSHOT = 1;
 const UPDATE = 2;
@@ -84,9 +85,9 @@ export class StateLog implements AsyncDisposable {
   /** The last snapshot and the updates after it. */
   restore(options: RestoreOptions = {}): Restored {
     this.#checkOpen();
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateObject(options, 'options');
     const skipCorrupt = options.skipCorrupt ?? false;
-    if (typeof skipCorrupt !== 'boolean') throw invalidArg('options.skipCorrupt', 'a boolean', skipCorrupt);
+    validateBoolean(skipCorrupt, 'options.skipCorrupt');
     const epoch = this.#epoch;
     const state = epoch === 0 ? null : this.#log.get(epoch).subarray(1);
     const skipped: AofError[] = [];
@@ -152,7 +153,7 @@ export class StateLog implements AsyncDisposable {
 
   #append(kind: number, data: Uint8Array): number {
     this.#checkOpen();
-    if (!(data instanceof Uint8Array)) throw invalidArg('data', 'a Uint8Array', data);
+    validateBytes(data, 'data');
     const entry = Buffer.allocUnsafe(data.length + 1);
     entry[0] = kind;
     entry.set(data, 1);
@@ -185,13 +186,14 @@ export class StateLog implements AsyncDisposable {
 }
 
 function checkAutoCompact(options: StateLogOptions): boolean {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  validateObject(options, 'options');
   const autoCompact = options.autoCompact ?? false;
-  if (typeof autoCompact !== 'boolean') throw invalidArg('options.autoCompact', 'a boolean', autoCompact);
+  validateBoolean(autoCompact, 'options.autoCompact');
   return autoCompact;
 }
 
 function logOptions(options: StateLogOptions): LogOptions {
-  const { autoCompact: _, ...rest } = options;
+  const rest = { ...options };
+  delete rest.autoCompact;
   return rest;
 }

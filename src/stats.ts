@@ -1,5 +1,5 @@
 /**
- * Manager-wide counters (the list in DESIGN.md). The Manager owns one {@link StatsRecorder}; its
+ * Manager-wide counters (the list in docs/api.md). The Manager owns one {@link StatsRecorder}; its
  * AOFs and tailers record into it. `stats()` hands out a plain snapshot.
  */
 

@@ -6,12 +6,10 @@
  * is closed. Nothing a consumer does reaches the writer or the other tailers.
  */
 import { Readable } from 'node:stream';
-import { AofError, ErrorCode, MAX_TIMER_MS, invalidArg } from './errors.js';
+import { AofError, ErrorCode, invalidArg } from './errors.js';
+import { FileState } from './file-state.js';
 import type { StatsRecorder } from './stats.js';
-
-/** File states, shared with the AOF (`aof.state`). */
-export const FileState = { Opening: 0, Opened: 1, EOF: 2, Closing: 3, Closed: 4 } as const;
-export type FileState = (typeof FileState)[keyof typeof FileState];
+import { validateBoolean, validateInteger, validateObject, validateSignal, validateTimerMs } from './validate.js';
 
 export const TailerState = { Start: 1, Reading: 2, Tail: 3, EOF: 4, Closing: 5, Closed: 6 } as const;
 export type TailerState = (typeof TailerState)[keyof typeof TailerState];
@@ -94,9 +92,13 @@ export abstract class Followable implements TailSource {
   abstract readonly name: string;
   abstract readonly size: number;
   abstract readonly state: FileState;
+  /** @internal */
   abstract readonly tailerStats: StatsRecorder | undefined;
+  /** @internal */
   abstract tailView(begin: number, end: number): Buffer;
+  /** @internal */
   abstract attach(tailer: Tailer): void;
+  /** @internal */
   abstract detach(tailer: Tailer): void;
 
   /**
@@ -139,15 +141,11 @@ class ReadEventImpl implements ReadEvent {
 }
 
 function checkOptions(source: TailSource, options: SubscribeOptions): { interval: number; from: number } {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  validateObject(options, 'options');
   const interval = options.interval ?? 0;
   const from = options.from ?? 0;
-  if (typeof interval !== 'number' || !(interval >= 0) || !(interval <= MAX_TIMER_MS)) {
-    throw invalidArg('options.interval', `a non-negative number of milliseconds up to ${MAX_TIMER_MS}`, interval);
-  }
-  if (!Number.isSafeInteger(from) || from < 0 || from > source.size) {
-    throw invalidArg('options.from', `an integer from 0 to size (${source.size})`, from);
-  }
+  validateTimerMs(interval, 'options.interval');
+  validateInteger(from, 'options.from', 0, source.size, `an integer from 0 to size (${source.size})`);
   return { interval, from };
 }
 
@@ -314,7 +312,8 @@ export class Tailer implements AsyncDisposable {
   /** Stops the tailer (pollReadClosed gets 'closed'); resolves once it has detached. Idempotent. */
   close(): Promise<void> {
     this.#end({ reason: 'closed' });
-    if (this.#state === TailerState.EOF) this.#closed.then(() => (this.#state = TailerState.Closed));
+    // #closed never rejects.
+    if (this.#state === TailerState.EOF) void this.#closed.then(() => (this.#state = TailerState.Closed));
     return this.#closed;
   }
 
@@ -345,9 +344,9 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
   };
 
   constructor(source: TailSource, options: TailOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateObject(options, 'options');
     const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    validateSignal(signal, 'options.signal');
     signal?.throwIfAborted();
     this.#signal = signal;
     this.#tailer = new Tailer(source, {
@@ -379,7 +378,7 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
     else if (reason.reason === 'file-closed') this.#outcome ??= { error: new AofError(ErrorCode.CLOSED, `${source.name} was closed while being tailed`) };
     else this.#outcome ??= {};
     if (this.#waiting) {
-      this.#settle();
+      void this.#settle(); // settles the waiting next(): what it returns resolves
       return;
     }
     // The last event handed out may still be in use: keep the mapping until next() or return().
@@ -429,17 +428,13 @@ export class TailIterator implements AsyncIterableIterator<ReadEvent> {
 
 /** A byte stream of the file's content from `start`, built on {@link TailIterator}. Chunks are copies. */
 export function createReadStream(source: TailSource, options: ReadStreamOptions = {}): Readable {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  validateObject(options, 'options');
   const follow = options.follow ?? true;
-  if (typeof follow !== 'boolean') throw invalidArg('options.follow', 'a boolean', follow);
-  const { highWaterMark } = options;
-  if (highWaterMark != null && (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0)) {
-    throw invalidArg('options.highWaterMark', 'a non-negative safe integer', highWaterMark);
-  }
   const start = options.start ?? 0;
-  if (!Number.isSafeInteger(start) || start < 0 || start > source.size) {
-    throw invalidArg('options.start', `an integer from 0 to size (${source.size})`, start);
-  }
+  const { highWaterMark } = options;
+  validateBoolean(follow, 'options.follow');
+  if (highWaterMark != null) validateInteger(highWaterMark, 'options.highWaterMark');
+  validateInteger(start, 'options.start', 0, source.size, `an integer from 0 to size (${source.size})`);
   const iterator = new TailIterator(source, { from: start, signal: options.signal });
   let position = iterator.tailer.position;
   const stream = new Readable({

@@ -4,10 +4,17 @@
  * never holds data of its own beyond what Node's Writable buffers while corked.
  */
 import { Writable } from 'node:stream';
-import type { AOF } from './aof.js';
-import { invalidArg } from './errors.js';
+import { validateBoolean, validateInteger, validateObject, validateSignal } from './validate.js';
 
-/** Options of {@link AOF.createWriteStream}. */
+/** What the stream writes to: an AOF (the stream needs no more of it). */
+export interface WriteTarget {
+  write(data: Uint8Array | string): number;
+  flush(): Promise<void>;
+  sync(): Promise<void>;
+  finish(): Promise<void>;
+}
+
+/** Options of `aof.createWriteStream()`. */
 export interface WriteStreamOptions {
   /**
    * At the end of the stream (`end()`, or the source of a pipeline ending), make everything written
@@ -27,12 +34,6 @@ export interface WriteStreamOptions {
   signal?: AbortSignal;
 }
 
-function checkBoolean(what: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalidArg(what, 'a boolean', value);
-  return value;
-}
-
 /** Bytes for `aof.write`: strings in UTF-8 go in as they are (encoded straight into the mapping). */
 function bytesOf(chunk: unknown, encoding: BufferEncoding | 'buffer'): Uint8Array | string {
   if (typeof chunk !== 'string') return chunk as Uint8Array;
@@ -48,16 +49,14 @@ function bytesOf(chunk: unknown, encoding: BufferEncoding | 'buffer'): Uint8Arra
  * (`writev`, after `cork()` or while a write was buffered) is written chunk by chunk with the same
  * rule. Destroying the stream never closes or finishes the AOF.
  */
-export function createWriteStream(aof: AOF, options: WriteStreamOptions = {}): Writable {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
-  const sync = checkBoolean('options.sync', options.sync);
-  const flush = checkBoolean('options.flush', options.flush);
-  const finish = checkBoolean('options.finish', options.finish);
-  const { highWaterMark, signal } = options;
-  if (highWaterMark != null && (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0)) {
-    throw invalidArg('options.highWaterMark', 'a non-negative safe integer', highWaterMark);
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+export function createWriteStream(aof: WriteTarget, options: WriteStreamOptions = {}): Writable {
+  validateObject(options, 'options');
+  const { sync = false, flush = false, finish = false, highWaterMark, signal } = options;
+  validateBoolean(sync, 'options.sync');
+  validateBoolean(flush, 'options.flush');
+  validateBoolean(finish, 'options.finish');
+  if (highWaterMark != null) validateInteger(highWaterMark, 'options.highWaterMark');
+  validateSignal(signal, 'options.signal');
   return new Writable({
     objectMode: false,
     decodeStrings: false,

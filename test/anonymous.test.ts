@@ -1,5 +1,5 @@
 /**
- * AOFs in anonymous memory (`manager.openAnonymous(name, size)`), against DESIGN.md: the same API
+ * AOFs in anonymous memory (`manager.openAnonymous(name, size)`), against docs/api.md: the same API
  * as a file-backed AOF, nothing on disk, a fixed page-rounded capacity (`ERR_AOF_FULL` past it,
  * nothing written), finish() and tailers as for files, names shared with the file namespace, size
  * validation, and the activeAnonymousMemory counter. A view kept past close() reads zeros.
@@ -12,7 +12,6 @@ import {
   MAGIC_CHECKPOINT_BYTES,
   MAX_FILE_SIZE,
   Manager,
-  type AofError,
   type CloseReason,
 } from '../src/index.js';
 import { codeOf, nextTurn, pseudoRandomBytes, tmpDir } from './helpers.js';

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { FileState, Geometry, Manager, RecoveryKind, recoverWithMagic, type AOF } from '../src/index.js';
-import { CHECKPOINT, EVERY, GEOMETRY, Stream, TAIL, pseudoRandomBytes as fixtureBytes } from './fixtures/crash-stream.mjs';
+import { CHECKPOINT, GEOMETRY, Stream, TAIL, pseudoRandomBytes as fixtureBytes } from './fixtures/crash-stream.mjs';
 import { ReportingChild, expectSameBytes, prng } from './torture.js';
 import { pseudoRandomBytes, tmpDir } from './helpers.js';
 

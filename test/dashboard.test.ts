@@ -9,9 +9,10 @@ import * as vm from 'node:vm';
 import { chromium, type Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../src/service/server.js';
-import { ROOT, tmpDir } from './helpers.js';
+import { ROOT, skipTitle, tmpDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = fs.existsSync(CHROMIUM);
 
 // What the functions playwright runs in the page use (tsconfig has no DOM lib).
 declare const document: { querySelector(selector: string): any; getElementById(id: string): any };
@@ -47,7 +48,7 @@ describe('the dashboard page', () => {
   });
 });
 
-describe.runIf(fs.existsSync(CHROMIUM))('the dashboard in chromium', () => { // NOTE: skipped when Debian's chromium is not installed (.ci/run installs it)
+describe.runIf(HAS_CHROMIUM)(skipTitle(HAS_CHROMIUM, 'the dashboard in chromium', `${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`), () => { // NOTE: skipped when Debian's chromium is not installed (.ci/run installs it)
   it('shows write counts and bytes that keep rising and charts that fill while a writer posts, and saves a screenshot', async () => {
     const s = await serve(200);
     // A subscriber, so the tailer and lag tiles have something to show.

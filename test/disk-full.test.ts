@@ -1,5 +1,5 @@
 /**
- * A full disk (reliability suite, DESIGN.md safety rules): on a small tmpfs, a child process
+ * A full disk (reliability suite; docs/design.md, safety rules): on a small tmpfs, a child process
  * (test/fixtures/disk-full.mjs) writes until the disk is full — a raw AOF with background growth
  * and flushing on, and a record log rolling segments. The child must get ERR_AOF_NO_SPACE, never
  * SIGBUS; a failed write changes nothing; what was written before stays readable, after reopening
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Geometry, Log, Manager } from '../src/index.js';
 import { makeRecord } from './fixtures/log-records.mjs';
-import { DIST, fixture, isRoot, mountTmpfs, pseudoRandomBytes, runNode, unmountTmpfs } from './helpers.js';
+import { DIST, fixture, isRoot, mountTmpfs, pseudoRandomBytes, runNode, skipTitle, unmountTmpfs } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -37,7 +37,7 @@ function fill(dir: string): void {
 
 // NOTE: runs only as root: it mounts a tmpfs to have a disk that fills up (nothing else can make
 // ENOSPC happen on demand). CI runs as root, so it runs there.
-describe.runIf(isRoot)('a full disk', () => {
+describe.runIf(isRoot)(skipTitle(isRoot, 'a full disk', 'needs root to mount a tmpfs'), () => {
   let mnt: string;
 
   // One disk per test: each starts empty; 1 MiB to fill, then a filler's worth per round.

@@ -1,5 +1,5 @@
 /**
- * Corruption fuzzing (issue 6, item 2): real files written by the library, mutated by fast-check
+ * Corruption fuzzing: real files written by the library, mutated by fast-check
  * (bit flips, truncation at any offset, zeroed ranges, garbage over the content or appended after
  * it, the magic values and, for the record log, valid-looking frame headers and whole frames
  * planted anywhere; several of them at once), fed to
@@ -11,7 +11,7 @@
  *   closed it, deleted, a crashed writer's or garbage.
  *
  * Per case: never a crash, a hang or an error other than an `AofError` with a code of `ErrorCode`;
- * the outcome is what the DESIGN.md rules say for those bytes; the size recovered is never past
+ * the outcome is what the docs/format.md rules say for those bytes; the size recovered is never past
  * what was really written unless a marker the mutation planted decides it (see the NOTEs); what
  * opens is the file's bytes (so the prefix before the first mutated byte is the original); a write
  * after a successful open survives a reopen. The record log returns a record's original bytes or
@@ -116,9 +116,9 @@ afterAll(() => {
   }
 });
 
-// --- the rules, byte at a time (DESIGN.md "Recovery") ---------------------------------------------
+// --- the rules, byte at a time (docs/format.md "Recovery") ---------------------------------------------
 
-/** The magic tail 4727544184288126122 and checkpoint 17904250147343162156, little-endian (DESIGN.md). */
+/** The magic tail 4727544184288126122 and checkpoint 17904250147343162156, little-endian (docs/format.md). */
 const TAIL = Buffer.from([0xaa, 0x24, 0x75, 0x54, 0x63, 0x9c, 0x9b, 0x41]);
 const CKPT = Buffer.from([0x2c, 0xdb, 0x1f, 0xf2, 0xa5, 0xac, 0x78, 0xf8]);
 
@@ -140,7 +140,7 @@ function lastCheckpointFrom(b: Uint8Array, from: number): number {
   return -1;
 }
 
-/** What DESIGN.md says recovery finds in b[0, fileSize). */
+/** What docs/format.md says recovery finds in b[0, fileSize). */
 function rules(b: Uint8Array, fileSize: number): Outcome {
   let last = fileSize - 1;
   while (last >= 0 && b[last] === 0) last--;
@@ -190,7 +190,7 @@ interface AofBase {
    * The most recovery may keep as content without a planted marker: the content size, or for a
    * finished file also its final marker.
    *
-   * NOTE: DESIGN.md reopens a file whose last non-zero bytes are a checkpoint marker but which does
+   * NOTE: docs/format.md reopens a file whose last non-zero bytes are a checkpoint marker but which does
    * not end there "writable at size L+1": a finished file that was extended (zeros appended, as a
    * crash before finish()'s truncate leaves it) keeps its final marker as content. It was written
    * by finish(), so that is not past what was really written.
@@ -506,7 +506,7 @@ function firstDiff(a: Uint8Array, b: Uint8Array): number {
  *
  * NOTE: the rules cannot tell a planted marker from a genuine one: a tail magic or checkpoint
  * marker planted after the content, with only zeros after it, makes everything before it content
- * (the old tail magic, zeros, garbage). That is what DESIGN.md's rules say; what is asserted is
+ * (the old tail magic, zeros, garbage). That is what docs/format.md's rules say; what is asserted is
  * that only such a planted marker can do it.
  */
 function pastWritten(base: { bytes: Buffer; written: number }, mutated: Uint8Array, kept: number, marker: number | undefined): string | undefined {
@@ -552,7 +552,7 @@ function describeCase(base: { label: string }, mutations: readonly Mutation[]): 
 interface Expectation {
   /** The typed error open must fail with. */
   fails?: string;
-  /** The sizes it may open at (two only where DESIGN.md and the code may reasonably differ, see NOTE). */
+  /** The sizes it may open at (two only where docs/format.md and the code may reasonably differ, see NOTE). */
   sizes: number[];
   finished: boolean;
   /** The bytes' own outcome. */
@@ -576,7 +576,7 @@ function expectationOf(mutated: Uint8Array, mode: number, block?: BlockView): Ex
     // A torn tail (no marker at the end) rolls back to the committed size: every write that returned.
     const torn = r.kind === RecoveryKind.Corrupted || (r.kind === RecoveryKind.Checkpoint && r.tail !== r.end);
     // NOTE: a clean tail, a checkpoint marker at the end or an all-zero file short of the committed
-    // size is not a torn tail in DESIGN.md's words, but can be one (content that holds the tail
+    // size is not a torn tail in docs/format.md's words, but can be one (content that holds the tail
     // magic and zeros; an append that zeroed the old tail magic): the code keeps the committed size
     // there too. Either keeps only bytes that were written; both are accepted.
     return { sizes: torn ? [block.committed] : [byBytes, block.committed], finished: false, bytes: r };
@@ -864,7 +864,7 @@ describe('corruption fuzzing (fast-check)', () => {
     expect(RUNS.recover + RUNS.manager + RUNS.shm + RUNS.stale + RUNS.log).toBeGreaterThanOrEqual(CASES);
   });
 
-  it(`recoverWithMagic never throws, answers what the DESIGN.md rules say for mutated copies of real files, and keeps no byte past the written content unless a planted marker decides it (${RUNS.recover} cases)`, () => {
+  it(`recoverWithMagic never throws, answers what the docs/format.md rules say for mutated copies of real files, and keeps no byte past the written content unless a planted marker decides it (${RUNS.recover} cases)`, () => {
     const figures = FIGURES.recover;
     fc.assert(
       fc.property(
@@ -970,7 +970,7 @@ describe('corruption fuzzing (fast-check)', () => {
   }, limit(RUNS.shm, 100));
 
   it(`a stale control block of the file itself (header intact, any state and committed size) never makes recovery of a cleanly closed file keep a byte past its tail magic (${RUNS.stale} cases)`, async () => {
-    // DESIGN.md: the committed size rolls back *a torn tail*; the bytes of a cleanly closed file
+    // docs/format.md: the committed size rolls back *a torn tail*; the bytes of a cleanly closed file
     // end in the tail magic, so they alone decide. A block of this very file (same inode, this
     // boot) with a committed size past that tail is what a crashed writer's block becomes once a
     // writer without a control block (controlBlock: false, the Go aof) has rewritten the file.

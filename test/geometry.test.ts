@@ -1,4 +1,4 @@
-/** Geometry (DESIGN.md, "Geometry"): defaults, page alignment, immutability, validation, growth. */
+/** Geometry (docs/api.md, "Geometry"): defaults, page alignment, immutability, validation, growth. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AofError, Geometry, MAX_FILE_SIZE } from '../src/index.js';

@@ -55,6 +55,14 @@ export { pseudoRandomBytes } from './fixtures/prng.mjs';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/**
+ * A test title that says why it is skipped when `runs` is false, so the skip line names what the
+ * machine lacks: `describe.runIf(ok)(skipTitle(ok, 'title', 'needs root'), …)`.
+ */
+export function skipTitle(runs: boolean, title: string, why: string): string {
+  return runs ? title : `${title} [skipped: ${why}]`;
+}
+
 /** Resolves on the next event-loop turn (the granularity of tailer wakes). */
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,5 +1,5 @@
 /**
- * kill -9 tortures of the record log (issue 5, `src/log/`). A child (test/fixtures/log-writer.mjs,
+ * kill -9 tortures of the record log (`src/log/`). A child (test/fixtures/log-writer.mjs,
  * on the built dist) writes records that say what they are (test/fixtures/log-records.mjs: id,
  * epoch, deterministic bytes) and reports every acknowledged id on fd 3 after append() returned.
  *

@@ -1,5 +1,5 @@
 /**
- * Recovery of the record log (issue 5, `src/log/`) from damaged segment files:
+ * Recovery of the record log (`src/log/`) from damaged segment files:
  *
  * - a torn last frame in the active segment: the file cut at every byte offset of the last frame
  *   (the rest zeroed, or garbage, or written in the order `putFrame` writes: payload first, then

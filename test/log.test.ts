@@ -1,5 +1,5 @@
 /**
- * The record log (issue 5, `src/log/`): one shared suite run against `Log.memory()` and
+ * The record log (`src/log/`): one shared suite run against `Log.memory()` and
  * `Log.open(dir)` (as blb runs one suite over its mem and fs logs), then what only a log in a
  * directory has: reopening, sealed segments' index rebuilt from their frames, the single-writer lock.
  *

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AofError, FileState, Geometry, Manager, MiB, type ManagerOptions, type ReadEvent } from '../src/index.js';
-import { codeOf, DIST, fixture, nextTurn, pseudoRandomBytes, runNode, tmpDir, turns, turnsUntil } from './helpers.js';
+import { FileState, Geometry, Manager, MiB, type ManagerOptions, type ReadEvent } from '../src/index.js';
+import { codeOf, DIST, fixture, pseudoRandomBytes, runNode, tmpDir, turns, turnsUntil } from './helpers.js';
 
 const PAGE = Geometry.create().validate().pageSize;
 

@@ -16,8 +16,44 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
+
+/**
+ * The declarations in TypeScript files under `dir`, as "file:Container.member" (top-level ones as
+ * "file:name"); with `internal`, only those whose JSDoc says @internal. `file` is the path
+ * relative to `dir` without its extension, so src/aof.ts and dist/aof.d.ts meet as "aof".
+ */
+function declarations(dir: string, internal: boolean): Set<string> {
+  const found = new Set<string>();
+  for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    if (!/\.ts$/.test(rel)) continue;
+    const file = rel.replace(/(\.d)?\.ts$/, '');
+    const source = ts.createSourceFile(rel, fs.readFileSync(path.join(dir, rel), 'utf8'), ts.ScriptTarget.ES2022, true);
+    const nameOf = (node: ts.Node): string | undefined => {
+      if (ts.isConstructorDeclaration(node)) return 'constructor';
+      const name = (node as { name?: ts.Node }).name;
+      return name && (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) ? name.text : undefined;
+    };
+    const note = (node: ts.Node, container: string): void => {
+      const name = nameOf(node);
+      if (name === undefined || name.startsWith('#')) return;
+      if (internal && !ts.getJSDocTags(node).some((t) => t.tagName.text === 'internal')) return;
+      found.add(`${file}:${container ? `${container}.` : ''}${name}`);
+    };
+    for (const statement of source.statements) {
+      const statements = ts.isVariableStatement(statement) ? statement.declarationList.declarations : [statement];
+      for (const node of statements) {
+        note(ts.isVariableDeclaration(node) ? statement : node, '');
+        if (ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node)) {
+          for (const member of node.members) note(member, node.name?.text ?? '');
+        }
+      }
+    }
+  }
+  return found;
+}
 
 interface Run {
   code: number;
@@ -199,10 +235,23 @@ console.log(JSON.stringify([typeof Manager, typeof Geometry.create, typeof creat
     expect(r.stdout).toMatch(/aof/);
   });
 
-  it('gives TypeScript consumers the types of both entries', async () => {
+  it('leaves every declaration marked @internal out of the published .d.ts files, and keeps the public ones', () => {
+    const internal = declarations(path.join(ROOT, 'src'), true);
+    expect(internal.size, 'src marks internals with @internal').toBeGreaterThan(10);
+    const published = declarations(path.join(app, 'node_modules', 'mmap-aof', 'dist'), false);
+    expect([...internal].filter((d) => published.has(d))).toEqual([]);
+    for (const d of ['aof:AOF.write', 'aof:AOF.view', 'reader:Reader.close', 'tailer:Followable.subscribe', 'manager:Manager.open']) {
+      expect(published, d).toContain(d);
+    }
+  });
+
+  it('gives TypeScript consumers the types of the three entries (strict, without skipLibCheck)', async () => {
     fs.writeFileSync(path.join(app, 'check.ts'), `
 import { Manager, Geometry, type AOF, type WriteStreamOptions } from 'mmap-aof';
 import { createDestination, type AofDestination, type DestinationOptions } from 'mmap-aof/pino';
+import { startService } from 'mmap-aof/service';
+const started: Promise<{ url: string; close(): Promise<void> }> = startService({ dir: '/tmp/x', port: 0 });
+void started;
 const m: Manager = new Manager('/tmp/x');
 const aof: AOF = m.open('x', Geometry.create());
 const options: WriteStreamOptions = { sync: true };

@@ -1,5 +1,5 @@
 /**
- * Readers of a file written elsewhere (DESIGN.md, "cross-process"): `openReader(path, { wake })`
+ * Readers of a file written elsewhere (docs/api.md, "Readers"): `openReader(path, { wake })`
  * and `manager.follow(name)` in child processes, worker threads and this process, against a writer
  * in this process, in a child, or in another Manager. What is proven:
  *
@@ -32,7 +32,6 @@ import {
   FileState,
   Geometry,
   Manager,
-  MAGIC_TAIL_BYTES,
   TailerState,
   openReader,
   type AOF,
@@ -53,6 +52,7 @@ import {
   reportData,
   settlesWithin,
   sha256,
+  skipTitle,
   tmpDir,
   type PeerOptions,
 } from './helpers.js';
@@ -838,7 +838,7 @@ describe('a stale or missing control block is rebuilt', () => {
 
   // Only root can start a child as another user (uid nobody), which is what leaves the reader
   // without write access to the -shm file.
-  it.skipIf(!isRoot)('a reader without write access to the -shm (a child as uid nobody, futex asked) still follows the writer to EOF', async () => { // NOTE: needs root
+  it.skipIf(!isRoot)(skipTitle(isRoot, 'a reader without write access to the -shm (a child as uid nobody, futex asked) still follows the writer to EOF', 'needs root'), async () => { // NOTE: needs root
     const dir = tmpDir('aof-reader-');
     fs.chmodSync(dir, 0o755); // nobody may enter, not create
     const m = new Manager(dir, { flushIntervalMs: 0 });

@@ -1,5 +1,5 @@
 /**
- * Recovery from the bytes alone (DESIGN.md, "Recovery"). Every byte vector here is built by hand
+ * Recovery from the bytes alone (docs/format.md, "Recovery"). Every byte vector here is built by hand
  * from the documented little-endian magic bytes; nothing is taken from the code under test.
  */
 import fc from 'fast-check';
@@ -53,7 +53,7 @@ interface Expected {
   end: number;
 }
 
-/** Byte-at-a-time reference implementation of the DESIGN.md recovery rules. */
+/** Byte-at-a-time reference implementation of the recovery rules (docs/format.md). */
 function reference(fileSize: number, data: Uint8Array, magic: Uint8Array = TAIL): Expected {
   if (fileSize > data.length) return { kind: RecoveryKind.Corrupted, tail: 0, checkpoint: -1, end: 0 };
   let last = -1;

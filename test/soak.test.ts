@@ -1,5 +1,5 @@
 /**
- * Soak (reliability suite, issue 6, item 6): a writer at a steady rate with 4 tailers for a
+ * Soak (reliability suite): a writer at a steady rate with 4 tailers for a
  * configurable time.
  *
  * The writer (a Manager in a temp dir, this process) appends a deterministic pseudo-random stream

@@ -1,5 +1,5 @@
 /**
- * "No JavaScript action may crash the process" (DESIGN.md, safety rules): every risky use of a
+ * "No JavaScript action may crash the process" (docs/design.md, safety rules): every risky use of a
  * view over an AOF's mapping runs in a child process (test/fixtures/stale-view.mjs), so a SIGSEGV
  * or SIGBUS fails one test instead of killing the test runner. Each test checks that the child
  * exited with code 0 and no signal, and that it printed what it read, so the risky code path really

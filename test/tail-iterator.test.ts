@@ -1,6 +1,6 @@
 /**
  * Async iteration (`aof.tail({ from, signal })`) and Node streams (`aof.createReadStream({ start,
- * follow })`) over an AOF, against DESIGN.md ("Public API", "Tailer states"): the loop ends by
+ * follow })`) over an AOF, against docs/api.md ("Tailers"): the loop ends by
  * itself at EOF, `break` / `return()` / destroy / abort detach the tailer, closing the file makes
  * the loop throw ERR_AOF_CLOSED, and stream chunks are copies that outlive the mapping.
  *

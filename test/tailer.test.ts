@@ -1,5 +1,5 @@
 /**
- * Tailers (`aof.subscribe(consumer, { interval, from })`) against DESIGN.md ("Tailer states",
+ * Tailers (`aof.subscribe(consumer, { interval, from })`) against docs/api.md ("Tailers",
  * "Public API"): the state machine, one wake per event-loop turn however many writes, `from`,
  * backpressure, consumers that throw / STOP / return nonsense, the read event's fields,
  * `interval`, many tailers at once, closing the file under tailers, and the stats counters.

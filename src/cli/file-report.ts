@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { chainFrames } from '../log/frame.js';
-import { frameRecovery, parseSegmentName } from '../log/segment.js';
+import { frameRecovery } from '../log/segment.js';
+import { parseSegmentName } from '../log/segment-files.js';
 import { native } from '../native.js';
 import {
   MAGIC_CHECKPOINT_BYTES,
@@ -18,7 +19,7 @@ import {
   recoverWithMagic,
   type RecoveryResult,
 } from '../recovery.js';
-import { openData } from '../reader.js';
+import { openData } from '../open-file.js';
 import { readControl, type ControlInfo } from './control-info.js';
 
 /** How a file stands, in one word. */

@@ -5,10 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { AofError, ErrorCode } from '../errors.js';
 import { chainFrames } from '../log/frame.js';
 import { Log } from '../log/log.js';
-import { parseSegmentName, segmentName } from '../log/segment.js';
+import { existingSegmentIds, segmentName } from '../log/segment-files.js';
 import { openReader } from '../reader.js';
 
 /** True when `path` is a directory: read commands treat one as a record log. */
@@ -20,26 +19,9 @@ export function isDirectory(path: string): boolean {
   }
 }
 
-/** First ids of the segments in `dir`, ascending. */
-export function segmentIds(dir: string): number[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new AofError(ErrorCode.NOT_FOUND, `${dir} does not exist`, { cause: e });
-    if (code === 'ENOTDIR') throw new AofError(ErrorCode.INVALID_ARG, `${dir} is not a directory (a record log is one)`, { cause: e });
-    if (code === 'EACCES' || code === 'EPERM') throw new AofError(ErrorCode.READ_PERMISSION, `${dir} is not readable`, { cause: e });
-    throw e;
-  }
-  const ids = names.map(parseSegmentName).filter((id): id is number => id !== undefined).sort((a, b) => a - b);
-  if (ids.length === 0) throw new AofError(ErrorCode.NOT_FOUND, `${dir} holds no record log segment`);
-  return ids;
-}
-
 /** The first and last ids of the log in `dir` now (lastId = firstId - 1 when it is empty). */
 export async function logBounds(dir: string): Promise<{ firstId: number; lastId: number }> {
-  const ids = segmentIds(dir);
+  const ids = existingSegmentIds(dir);
   const lastFirst = ids.at(-1)!;
   const reader = openReader(nodePath.join(dir, segmentName(lastFirst)));
   try {

@@ -1,2 +1,2 @@
-export { Log, type LogOptions, type LogRecord } from './log.js';
-export { LogReader } from './log-reader.js';
+export { Log, type LogOptions } from './log.js';
+export { LogReader, type LogRecord } from './log-reader.js';

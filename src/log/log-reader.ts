@@ -4,14 +4,19 @@
  * and handed out as records; when the writer seals a segment (the reader reaches its EOF), the
  * next one — created before the seal — takes over.
  */
-import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
-import { isSystemError, native } from '../native.js';
+import { AofError, ErrorCode, closed } from '../errors.js';
+import { validateObject, validatePath, validateSafeInteger, validateSignal } from '../validate.js';
+import { native } from '../native.js';
 import { openReader, openReaderOptions, type Reader, type ReaderOptions } from '../reader.js';
 import { frameLength, frameProblem, frameSize, FRAME_HEADER } from './frame.js';
-import type { LogRecord } from './log.js';
-import { parseSegmentName, segmentName } from './segment.js';
+import { existingSegmentIds, segmentName } from './segment-files.js';
+
+/** A record as iterators yield it: `data` is a view of the mapping (no copy); copy it to keep it past close. */
+export interface LogRecord {
+  id: number;
+  data: Buffer;
+}
 
 export class LogReader implements AsyncDisposable {
   readonly #dir: string;
@@ -25,44 +30,20 @@ export class LogReader implements AsyncDisposable {
     this.#options = options;
   }
 
-  /** The first ids of the segments now in the directory, ascending. */
-  #segments(): number[] {
-    const ids: number[] = [];
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.#dir);
-    } catch (e) {
-      if (isSystemError(e, 'ENOENT')) throw new AofError(ErrorCode.NOT_FOUND, `${this.#dir} does not exist`, { cause: e });
-      if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
-        throw new AofError(ErrorCode.READ_PERMISSION, `${this.#dir} is not readable`, { cause: e });
-      }
-      if (isSystemError(e, 'ENOTDIR') || isSystemError(e, 'ENAMETOOLONG')) {
-        throw new AofError(ErrorCode.INVALID_ARG, `${this.#dir} is not a directory (${(e as NodeJS.ErrnoException).code})`, { cause: e });
-      }
-      throw e;
-    }
-    for (const name of names) {
-      const id = parseSegmentName(name);
-      if (id !== undefined) ids.push(id);
-    }
-    return ids.sort((a, b) => a - b);
-  }
-
   /**
    * The records from `startId` (or the first one kept, when it was trimmed), then every record
    * the writer appends, until `signal` aborts, `return()` or close(). Records are views of the
    * mapping (valid until the next one is requested); copy what you keep.
    */
   async *tail(startId = 1, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
-    if (!Number.isSafeInteger(startId)) throw invalidArg('startId', 'a safe integer', startId);
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateSafeInteger(startId, 'startId');
+    validateObject(options, 'options');
     const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    validateSignal(signal, 'options.signal');
     let next = startId;
     for (;;) {
       if (this.#closing) throw closed('log reader');
-      const ids = this.#segments();
-      if (ids.length === 0) throw new AofError(ErrorCode.NOT_FOUND, `${this.#dir} holds no record log segment`);
+      const ids = existingSegmentIds(this.#dir);
       const firstId = ids.filter((id) => id <= next).at(-1) ?? ids[0]!;
       next = Math.max(next, firstId);
       const reader = openReader(nodePath.join(this.#dir, segmentName(firstId)), this.#options);
@@ -111,7 +92,7 @@ export class LogReader implements AsyncDisposable {
 
 /** @internal */
 export function followLog(dir: string, options: ReaderOptions = {}): LogReader {
-  if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
+  validatePath(dir, 'dir', 'a directory path');
   openReaderOptions(options); // refused now, not at the first tail()
   return new LogReader(nodePath.resolve(dir), options);
 }

@@ -16,16 +16,26 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { FileState, type AOF } from '../aof.js';
+import type { AOF } from '../aof.js';
+import { FileState } from '../file-state.js';
 import { AofError, ErrorCode, closed, invalidArg } from '../errors.js';
+import {
+  validateBoolean,
+  validateBytes,
+  validateInteger,
+  validateObject,
+  validatePath,
+  validateSafeInteger,
+  validateSignal,
+} from '../validate.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
 import { Manager } from '../manager.js';
 import type { Stats } from '../stats.js';
-import { isSystemError } from '../native.js';
 import { FRAME_HEADER, endWrite, frameSize } from './frame.js';
 import type { ReaderOptions } from '../reader.js';
-import { followLog, type LogReader } from './log-reader.js';
-import { Segment, frameRecovery, parseSegmentName, segmentName } from './segment.js';
+import { followLog, type LogReader, type LogRecord } from './log-reader.js';
+import { Segment, frameRecovery } from './segment.js';
+import { listSegmentIds, segmentName } from './segment-files.js';
 
 export interface LogOptions {
   /** Roll to a new segment once one holds this many bytes (default 64 MiB). */
@@ -36,12 +46,6 @@ export interface LogOptions {
   sync?: boolean;
   /** The id of the first record of a new log (default 1). */
   firstId?: number;
-}
-
-/** A record as iterators yield it: `data` is a view of the mapping (no copy); copy it to keep it past close. */
-export interface LogRecord {
-  id: number;
-  data: Buffer;
 }
 
 const INTENT = 'intent.json';
@@ -60,19 +64,18 @@ interface Intent {
 }
 
 function checkOptions(options: LogOptions): Required<LogOptions> {
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+  validateObject(options, 'options');
   const segmentSize = options.segmentSize ?? 64 * MiB;
-  if (!Number.isSafeInteger(segmentSize) || segmentSize < 4096 || segmentSize > MAX_FILE_SIZE / 2) {
-    throw invalidArg('options.segmentSize', `an integer from 4096 to ${MAX_FILE_SIZE / 2}`, segmentSize);
-  }
+  validateInteger(segmentSize, 'options.segmentSize', 4096, MAX_FILE_SIZE / 2);
   const maxRecordSize = options.maxRecordSize ?? Math.min(MiB, segmentSize - FRAME_HEADER - 8);
-  if (!Number.isSafeInteger(maxRecordSize) || maxRecordSize < 0 || frameSize(maxRecordSize) + 8 > segmentSize) {
+  if (typeof maxRecordSize !== 'number' || !Number.isSafeInteger(maxRecordSize) || maxRecordSize < 0 ||
+      frameSize(maxRecordSize) + 8 > segmentSize) {
     throw invalidArg('options.maxRecordSize', `an integer from 0 to ${segmentSize - FRAME_HEADER - 16} (its frame must fit a segment)`, maxRecordSize);
   }
   const sync = options.sync ?? false;
-  if (typeof sync !== 'boolean') throw invalidArg('options.sync', 'a boolean', sync);
+  validateBoolean(sync, 'options.sync');
   const firstId = options.firstId ?? 1;
-  if (!Number.isSafeInteger(firstId) || firstId < 1) throw invalidArg('options.firstId', 'a positive safe integer', firstId);
+  validateInteger(firstId, 'options.firstId', 1);
   return { segmentSize, maxRecordSize, sync, firstId };
 }
 
@@ -112,7 +115,7 @@ export class Log implements AsyncDisposable {
 
   /** Opens (creating it if needed) the log in `dir`: redoes an interrupted truncate/trim, recovers the last segment. */
   static async open(dir: string, options: LogOptions = {}): Promise<Log> {
-    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw invalidArg('dir', 'a directory path', dir);
+    validatePath(dir, 'dir', 'a directory path');
     const log = new Log(nodePath.resolve(dir), checkOptions(options));
     try {
       await log.#load();
@@ -175,7 +178,7 @@ export class Log implements AsyncDisposable {
     }
     if (!Array.isArray(data)) throw invalidArg('data', 'a Uint8Array or an array of them', data);
     for (let i = 0; i < data.length; i++) {
-      if (!(data[i] instanceof Uint8Array)) throw invalidArg(`data[${i}]`, 'a Uint8Array', data[i]);
+      validateBytes(data[i], `data[${i}]`);
       this.#checkSize(data[i]!);
     }
     const parts = this.#plan(data);
@@ -264,7 +267,7 @@ export class Log implements AsyncDisposable {
   /** The record `id` (a view, CRC checked). ERR_AOF_NOT_FOUND outside firstId…lastId. */
   get(id: number): Buffer {
     this.#checkOpen();
-    if (!Number.isSafeInteger(id)) throw invalidArg('id', 'a safe integer', id);
+    validateSafeInteger(id, 'id');
     if (id < this.#firstId || id > this.lastId) {
       throw new AofError(ErrorCode.NOT_FOUND, `record ${String(id)} is not in the log (${this.#firstId}…${this.lastId})`);
     }
@@ -276,7 +279,7 @@ export class Log implements AsyncDisposable {
    * including those appended while iterating.
    */
   *iterator(startId: number = this.#firstId): IterableIterator<LogRecord> {
-    if (!Number.isSafeInteger(startId)) throw invalidArg('startId', 'a safe integer', startId);
+    validateSafeInteger(startId, 'startId');
     this.#checkOpen();
     let id = Math.max(startId, this.#firstId);
     while (id <= this.lastId && !this.#closing) {
@@ -291,9 +294,9 @@ export class Log implements AsyncDisposable {
 
   /** Like {@link iterator}, then follows new records until the log closes or `signal` aborts. */
   async *tail(startId: number = this.#firstId, options: { signal?: AbortSignal } = {}): AsyncGenerator<LogRecord> {
-    if (options === null || typeof options !== 'object') throw invalidArg('options', 'an object', options);
+    validateObject(options, 'options');
     const { signal } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArg('options.signal', 'an AbortSignal', signal);
+    validateSignal(signal, 'options.signal');
     let next = startId;
     for (;;) {
       signal?.throwIfAborted();
@@ -319,7 +322,8 @@ export class Log implements AsyncDisposable {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(() => {
+      // Never rejects: it is resolved by the next append, or never.
+      void promise.then(() => {
         signal.removeEventListener('abort', onAbort);
         resolve();
       });
@@ -340,7 +344,7 @@ export class Log implements AsyncDisposable {
    */
   async truncate(lastToKeep: number): Promise<void> {
     this.#checkOpen();
-    if (!Number.isSafeInteger(lastToKeep)) throw invalidArg('lastToKeep', 'a safe integer', lastToKeep);
+    validateSafeInteger(lastToKeep, 'lastToKeep');
     const keep = Math.max(lastToKeep, this.#firstId - 1);
     if (keep >= this.lastId) return;
     await this.#withIntent({ op: 'truncate', id: keep }, () => this.#truncate(keep));
@@ -352,7 +356,7 @@ export class Log implements AsyncDisposable {
    */
   async trim(discardUpTo: number): Promise<void> {
     this.#checkOpen();
-    if (!Number.isSafeInteger(discardUpTo)) throw invalidArg('discardUpTo', 'a safe integer', discardUpTo);
+    validateSafeInteger(discardUpTo, 'discardUpTo');
     if (this.#firstIds.length < 2 || discardUpTo < this.#firstIds[1]! - 1) return;
     await this.#withIntent({ op: 'trim', id: discardUpTo }, () => this.#trim(discardUpTo));
   }
@@ -389,7 +393,7 @@ export class Log implements AsyncDisposable {
   async #load(): Promise<void> {
     fs.mkdirSync(this.#dir!, { recursive: true });
     const intent = this.#readIntent();
-    this.#firstIds = this.#listSegments();
+    this.#firstIds = listSegmentIds(this.#dir!);
     if (this.#firstIds.length === 0) {
       // A truncate that emptied the log got as far as removing every segment: its new first id.
       if (intent?.op === 'truncate') this.#firstId = Math.max(this.#firstId, intent.id + 1);
@@ -428,24 +432,6 @@ export class Log implements AsyncDisposable {
       this.#removeFiles(name);
       this.#firstIds.pop();
     }
-  }
-
-  #listSegments(): number[] {
-    const ids: number[] = [];
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.#dir!);
-    } catch (e) {
-      if (isSystemError(e, 'EACCES') || isSystemError(e, 'EPERM')) {
-        throw new AofError(ErrorCode.READ_PERMISSION, `${this.#dir} is not readable`, { cause: e });
-      }
-      throw e;
-    }
-    for (const name of names) {
-      const id = parseSegmentName(name);
-      if (id !== undefined) ids.push(id);
-    }
-    return ids.sort((a, b) => a - b);
   }
 
   /** Opens the last segment: for appends, or (finished) sealed, with a new one after it. */

@@ -28,19 +28,6 @@ import {
   putFrame,
 } from './frame.js';
 
-/** A segment's file name: its first id, zero-padded so names sort like ids. */
-export function segmentName(firstId: number): string {
-  return `${String(firstId).padStart(16, '0')}.seg`;
-}
-
-const NAME = /^(\d{16})\.seg$/;
-
-/** The first id a segment file name stands for, or undefined for any other name. */
-export function parseSegmentName(name: string): number | undefined {
-  const m = NAME.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
 /**
  * Recovery of a segment: the bytes' rule, checked against the frames (each carries its CRC and
  * marks where its write ends). A clean tail whose frames check out stands. Otherwise the content
@@ -139,6 +126,7 @@ class Offsets {
 }
 
 /** Where Segment.get's probe reads go, so that the read is not optimised away. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- written, never read, on purpose
 let sink = 0;
 /** The SIGBUS guard's process-wide fault count: zero, so one load, unless a file lost pages. */
 const guardFaults = native.guardFaults;

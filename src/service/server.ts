@@ -9,7 +9,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AofError, ErrorCode } from '../errors.js';
+import { MAX_TIMER_MS, validateInteger, validateObject, validatePath } from '../validate.js';
 import type { Geometry } from '../geometry.js';
 import type { LogOptions } from '../log/index.js';
 import { Manager, type ManagerOptions } from '../manager.js';
@@ -81,20 +81,12 @@ const RANGE_CHUNK = 256 * 1024;
 const NO_QUERY = new URLSearchParams();
 const DASHBOARD = Buffer.from(DASHBOARD_HTML);
 
-function positiveInt(what: string, value: unknown, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new AofError(ErrorCode.INVALID_ARG, `${what}: expected an integer ≥ ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Starts the service; resolves once it listens. */
 export async function startService(options: ServiceOptions): Promise<Service> {
-  if (options === null || typeof options !== 'object') throw new AofError(ErrorCode.INVALID_ARG, 'options: expected an object');
-  if (typeof options.dir !== 'string' || options.dir === '') throw new AofError(ErrorCode.INVALID_ARG, 'options.dir: expected a directory path');
-  const port = positiveInt('options.port', options.port, 0);
-  if (port > 65535) throw new AofError(ErrorCode.INVALID_ARG, `options.port: expected 0…65535, got ${port}`);
+  validateObject(options, 'options');
+  validatePath(options.dir, 'options.dir', 'a directory path');
+  const port = options.port ?? 0;
+  validateInteger(port, 'options.port', 0, 65535);
   const service = new HttpService(options);
   await service.listen(port, options.host ?? '127.0.0.1');
   return service.handle();
@@ -124,10 +116,17 @@ class HttpService {
   #host = '';
 
   constructor(readonly options: ServiceOptions) {
-    this.#bodyLimit = positiveInt('options.bodyLimit', options.bodyLimit, DEFAULT_BODY_LIMIT, 1);
-    this.#heartbeatMs = positiveInt('options.heartbeatMs', options.heartbeatMs, 15_000);
-    this.#statsIntervalMs = positiveInt('options.statsIntervalMs', options.statsIntervalMs, 1000, 10);
-    this.#shutdownTimeoutMs = positiveInt('options.shutdownTimeoutMs', options.shutdownTimeoutMs, 10_000);
+    const {
+      bodyLimit = DEFAULT_BODY_LIMIT, heartbeatMs = 15_000, statsIntervalMs = 1000, shutdownTimeoutMs = 10_000,
+    } = options;
+    validateInteger(bodyLimit, 'options.bodyLimit', 1);
+    validateInteger(heartbeatMs, 'options.heartbeatMs', 0, MAX_TIMER_MS);
+    validateInteger(statsIntervalMs, 'options.statsIntervalMs', 10, MAX_TIMER_MS);
+    validateInteger(shutdownTimeoutMs, 'options.shutdownTimeoutMs', 0, MAX_TIMER_MS);
+    this.#bodyLimit = bodyLimit;
+    this.#heartbeatMs = heartbeatMs;
+    this.#statsIntervalMs = statsIntervalMs;
+    this.#shutdownTimeoutMs = shutdownTimeoutMs;
     this.manager = new Manager(options.dir, options.manager);
     this.streams = new Streams(this.manager, { geometry: options.geometry, log: options.log });
     this.server = http.createServer({ keepAliveTimeout: 5000 });

@@ -10,7 +10,8 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { FileState, type AOF } from '../aof.js';
+import type { AOF } from '../aof.js';
+import { FileState } from '../file-state.js';
 import { AofError, ErrorCode } from '../errors.js';
 import { Geometry, GiB, KiB, MiB } from '../geometry.js';
 import { Log, type LogOptions } from '../log/index.js';

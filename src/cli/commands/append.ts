@@ -5,7 +5,7 @@
  * DIR; each chunk's whole lines are one batch.
  */
 import * as nodePath from 'node:path';
-import { FileState } from '../../aof.js';
+import { FileState } from '../../file-state.js';
 import { AofError, ErrorCode } from '../../errors.js';
 import { Geometry, MAX_FILE_SIZE } from '../../geometry.js';
 import { Log } from '../../log/log.js';

@@ -8,8 +8,8 @@ import * as nodePath from 'node:path';
 import { inspectFile, type FileReport } from '../file-report.js';
 import { fields, table, writeOut } from '../output.js';
 import { Progress, progressAllowed } from '../progress.js';
-import { isDirectory, segmentIds } from '../record-log.js';
-import { segmentName } from '../../log/segment.js';
+import { existingSegmentIds, segmentName } from '../../log/segment-files.js';
+import { isDirectory } from '../record-log.js';
 
 export interface InspectOptions {
   json?: boolean;
@@ -40,7 +40,7 @@ export function inspectWithProgress(path: string, label = `scan ${nodePath.basen
 /** Inspects every segment of the record log in `dir`. */
 export function inspectLog(dir: string): LogReport {
   const abs = nodePath.resolve(dir);
-  const segments = segmentIds(abs).map((id) => inspectWithProgress(nodePath.join(abs, segmentName(id))));
+  const segments = existingSegmentIds(abs).map((id) => inspectWithProgress(nodePath.join(abs, segmentName(id))));
   const firstId = segments[0]!.segment!.firstId;
   const last = segments.at(-1)!.segment!;
   const records = segments.reduce((n, s) => n + s.segment!.records, 0);
