@@ -1224,7 +1224,7 @@ describe('files that are not AOFs, what is not refused', () => {
     }
   });
 
-  // NOTE: skipped, a documented limitation (README, record log "On disk"): without a control block,
+  // NOTE: skipped, a documented limitation (docs/format.md, record log): without a control block,
   // Log.open cannot tell a segment-named file whose bytes are not frames from a torn first write,
   // and rolls it back. Kept as the behaviour we would like if a rule can tell them apart.
   it.skip('Log.open refuses a segment-named file whose bytes are not frames, leaving them as they were', async () => { // NOTE: see above

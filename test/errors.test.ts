@@ -3,13 +3,18 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AofError, ErrorCode, FileState, Geometry, Manager } from '../src/index.js';
 import { native } from '../src/native.js';
-import { codeOf, DIST, isRoot, mountTmpfs, runNode, skipTitle, tmpDir, unmountTmpfs } from './helpers.js';
+import { codeOf, DIST, isRoot, ROOT, mountTmpfs, runNode, skipTitle, tmpDir, unmountTmpfs } from './helpers.js';
 
 const PAGE = 4096;
 const TAIL = Buffer.from([0xaa, 0x24, 0x75, 0x54, 0x63, 0x9c, 0x9b, 0x41]);
 
 describe('error codes', () => {
   it('lists every code docs/api.md names, and nothing else', () => {
+    // The contract: the ErrorCode table of docs/api.md, key and code per row.
+    const api = fs.readFileSync(path.join(ROOT, 'docs', 'api.md'), 'utf8');
+    const table = api.slice(api.indexOf('### `ErrorCode`'), api.indexOf('\n### ', api.indexOf('### `ErrorCode`') + 1));
+    const documented = Object.fromEntries([...table.matchAll(/^\| `(\w+)` \| `(ERR_AOF_\w+)` \|/gm)].map((m) => [m[1], m[2]]));
+    expect(documented).toEqual({ ...ErrorCode });
     expect(Object.values(ErrorCode).sort()).toEqual([
       'ERR_AOF_APPEND_FUNC', 'ERR_AOF_CLOSED', 'ERR_AOF_CORRUPTED', 'ERR_AOF_CORRUPT_DATA', 'ERR_AOF_EMPTY_FILE',
       'ERR_AOF_FULL', 'ERR_AOF_INVALID_ARG', 'ERR_AOF_IS_DIRECTORY', 'ERR_AOF_LOCKED', 'ERR_AOF_NOT_FOUND',

@@ -434,7 +434,7 @@ describe('soak', () => {
         const closedStats = manager.stats();
         const afterClose = { rss: process.memoryUsage.rss(), fds: fs.readdirSync('/proc/self/fd').length };
 
-        // --- the summary the README quotes ---
+        // --- the summary docs/testing.md quotes ---
         const files = writer.digests.length;
         const childDone = doneReports.map((l) => reportData<{ files: number; bytes: number; stats: Pick<Stats, 'tailers' | 'tailerBytesRead' | 'tailerWakes'> | null; rss: number; fds: number }>(l));
         const inRun = samples.filter((s) => s.t < start + DURATION_MS);

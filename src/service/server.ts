@@ -1,7 +1,7 @@
 /**
  * The HTTP event-stream service over one directory: appends over POST, Server-Sent Events to
  * follow a stream, range reads, a stream list, Prometheus metrics and a live dashboard. Plain
- * `node:http`, no framework. See README ("HTTP service") for the endpoints and their semantics.
+ * `node:http`, no framework. See docs/service.md for the endpoints and their semantics.
  *
  *   const service = await startService({ dir: './data', port: 8080 });
  *   // …
