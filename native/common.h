@@ -58,6 +58,9 @@ void GuardUnregister(int slot);
 uint64_t GuardFaults(int slot);
 uint32_t* GuardTotal();  // one word: the faults rescued in the whole process
 
+// CRC-32C of p[0, n) (crc32c.cc): the hardware instruction where the CPU has it.
+uint32_t Crc32cOf(const uint8_t* p, size_t n);
+
 void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitCrc32c(Napi::Env env, Napi::Object exports);

@@ -159,6 +159,8 @@ napi_value CheckFrames(napi_env env, napi_callback_info cbinfo) {
 
 }  // namespace
 
+uint32_t Crc32cOf(const uint8_t* p, size_t n) { return ~Compute(~0u, p, n); }
+
 void InitCrc32c(Napi::Env env, Napi::Object exports) {
   BuildTable();
 #if defined(__x86_64__)

@@ -8,8 +8,11 @@
 #include "common.h"
 
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+#include <cstring>
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <string>
 
@@ -34,6 +37,7 @@ struct Reservation {
   int guard;  // slot in the SIGBUS guard (guard.cc), -1 if unguarded
   std::atomic<int> refs{1};
   bool released = false;
+  std::mutex durable{};  // one durable flush at a time (DurableSync)
 
   void Ref() { refs.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
@@ -69,6 +73,100 @@ int Msync(uint8_t* base, size_t offset, size_t length, int flags) {
   if (msync(base + start, length + (offset - start), flags) != 0) return errno;
   return 0;
 }
+
+// Durable slots (docs/format.md, "Durable slots"; src/durability.ts): an extended attribute of
+// the data file holding an 8-byte header (magic "AOFD", u32 version 1) and the newest slots, 48
+// bytes each: u32 CRC-32C of the slot's bytes [4, 48), u32 CRC-32C of the data [previous,
+// durable), u64 sequence number, u64 durable size, u64 previous durable size, 16 bytes boot id.
+// TypeScript fills a new slot but for its two CRCs; they are computed here, off the event loop.
+constexpr size_t kSlotSize = 48;
+constexpr size_t kSlotsKept = 3;
+constexpr size_t kHeaderSize = 8;
+constexpr uint32_t kSlotsMagic = 0x44464f41;  // "AOFD"
+constexpr uint32_t kSlotsVersion = 1;
+
+void PutU32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }  // little-endian hosts only
+uint64_t GetU64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+
+// The attribute's value with `slot` added: the kSlotsKept slots with the highest sequence numbers
+// among those already there and the new one. Concurrent flushes (a synchronous one beside an
+// asynchronous one) each add theirs under the file's lock, so none is lost to the other.
+size_t MergeSlots(const uint8_t* old, ssize_t oldLen, const uint8_t* slot, uint8_t* out) {
+  const uint8_t* slots[kSlotsKept + 1];
+  size_t n = 0;
+  slots[n++] = slot;
+  uint32_t magic, version;
+  if (oldLen >= static_cast<ssize_t>(kHeaderSize)) {
+    std::memcpy(&magic, old, 4);
+    std::memcpy(&version, old + 4, 4);
+    if (magic == kSlotsMagic && version == kSlotsVersion) {
+      for (size_t at = kHeaderSize; at + kSlotSize <= static_cast<size_t>(oldLen) && n <= kSlotsKept; at += kSlotSize) {
+        if (GetU64(old + at + 8) != GetU64(slot + 8)) slots[n++] = old + at;
+      }
+    }
+  }
+  // Newest first (insertion sort: at most four).
+  for (size_t i = 1; i < n; i++) {
+    for (size_t j = i; j > 0 && GetU64(slots[j] + 8) > GetU64(slots[j - 1] + 8); j--) std::swap(slots[j], slots[j - 1]);
+  }
+  if (n > kSlotsKept) n = kSlotsKept;
+  PutU32(out, kSlotsMagic);
+  PutU32(out + 4, kSlotsVersion);
+  for (size_t i = 0; i < n; i++) std::memcpy(out + kHeaderSize + i * kSlotSize, slots[i], kSlotSize);
+  return kHeaderSize + n * kSlotSize;
+}
+
+// One durable flush of the data file `fd`: with a slot, its CRCs are filled in and it joins the
+// slots attribute (`name`); then fsync(fd) writes back every dirty page of the mapping and commits
+// the attribute in the same journal transaction: one device flush for both. They may still reach
+// the disk in either order (a periodic journal commit can carry the attribute first), which is why
+// the slot holds the CRC of the data it vouches for. Serialised per file (the attribute is read,
+// merged and written back). *slotted is false when the filesystem keeps no user attributes
+// (ENOTSUP): the data is durable all the same, with no slot to prove it after a power loss.
+// Returns 0 or errno, with the failing call in *syscall.
+int DurableSync(Reservation* r, int fd, size_t crcFrom, size_t crcTo, uint8_t* slot, const std::string& name,
+                bool* slotted, const char** syscall) {
+  std::lock_guard<std::mutex> lock(r->durable);
+  *slotted = false;
+  if (slot != nullptr) {
+    PutU32(slot + 4, Crc32cOf(r->base + crcFrom, crcTo - crcFrom));
+    PutU32(slot, Crc32cOf(slot + 4, kSlotSize - 4));
+    uint8_t old[kHeaderSize + (kSlotsKept + 1) * kSlotSize];
+    ssize_t oldLen = fgetxattr(fd, name.c_str(), old, sizeof old);
+    if (oldLen < 0 && errno != ENODATA && errno != ERANGE && errno != ENOTSUP) {
+      *syscall = "fgetxattr";
+      return errno;
+    }
+    if (oldLen >= 0 || errno != ENOTSUP) {
+      uint8_t value[kHeaderSize + kSlotsKept * kSlotSize];
+      size_t len = MergeSlots(old, oldLen, slot, value);
+      if (fsetxattr(fd, name.c_str(), value, len, 0) == 0) {
+        *slotted = true;
+      } else if (errno != ENOTSUP) {
+        *syscall = "fsetxattr";
+        return errno;
+      }
+    }
+  }
+  int rc;
+  do {
+    rc = fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    *syscall = "fsync";
+    return errno;
+  }
+  return 0;
+}
+
+// The arguments of durableSync: fd, crcFrom, crcTo, then the new slot (a 48-byte Uint8Array) and
+// the attribute's name, or null for a flush without a slot.
+struct DurableArgs {
+  int fd = -1;
+  size_t crcFrom = 0, crcTo = 0;
+  uint8_t* slot = nullptr;
+  std::string name;
+};
 
 class RegionWork : public Napi::AsyncWorker {
  public:
@@ -115,6 +213,42 @@ class RegionWork : public Napi::AsyncWorker {
   bool touched_ = false;
 };
 
+class DurableWork : public Napi::AsyncWorker {
+ public:
+  DurableWork(Napi::Env env, Reservation* r, const DurableArgs& args, Napi::Value slot)
+      : Napi::AsyncWorker(env, "mmap-aof.durableSync"), deferred_(env), r_(r), args_(args) {
+    r_->Ref();  // the range must stay mapped while the job runs
+    if (args_.slot != nullptr) slot_ = Napi::Persistent(slot.As<Napi::Object>());  // and the slot's memory live
+  }
+
+  Napi::Value Promise() { return deferred_.Promise(Env()); }
+
+  void Execute() override {
+    err_ = DurableSync(r_, args_.fd, args_.crcFrom, args_.crcTo, args_.slot, args_.name, &slotted_, &syscall_);
+  }
+
+  // Raw calls only (see SafeDeferred): this may run while the environment is torn down.
+  void OnOK() override {
+    napi_env env = Env();
+    napi_value value;
+    if (err_ != 0) {
+      deferred_.Reject(env, RawErrnoError(env, err_, syscall_, r_->path));
+    } else if (napi_get_boolean(env, slotted_, &value) == napi_ok) {
+      deferred_.Resolve(env, value);
+    }
+    r_->Unref();
+  }
+
+ private:
+  SafeDeferred deferred_;
+  Reservation* r_;
+  DurableArgs args_;
+  Napi::ObjectReference slot_;
+  const char* syscall_ = "fsync";
+  bool slotted_ = false;
+  int err_ = 0;
+};
+
 }  // namespace
 
 class Region : public Napi::ObjectWrap<Region> {
@@ -128,6 +262,8 @@ class Region : public Napi::ObjectWrap<Region> {
       InstanceMethod<&Region::Release>("release"),
       InstanceMethod<&Region::MsyncSync>("msync"),
       InstanceMethod<&Region::MsyncAsync>("msyncAsync"),
+      InstanceMethod<&Region::DurableSyncSync>("durableSync"),
+      InstanceMethod<&Region::DurableSyncAsync>("durableSyncAsync"),
       InstanceMethod<&Region::Advise>("advise"),
       InstanceMethod<&Region::PopulateSync>("populate"),
       InstanceMethod<&Region::PopulateAsync>("populateAsync"),
@@ -286,6 +422,53 @@ class Region : public Napi::ObjectWrap<Region> {
 
   Napi::Value MsyncAsync(const Napi::CallbackInfo& info) {
     return Queue(info, RegionWork::kMsync);
+  }
+
+  bool ArgDurable(const Napi::CallbackInfo& info, DurableArgs* a) {
+    Napi::Env env = info.Env();
+    if (!ArgInt(info, 0, "fd", &a->fd) || !ArgSize(info, 1, "crcFrom", &a->crcFrom) || !ArgSize(info, 2, "crcTo", &a->crcTo)) {
+      return false;
+    }
+    if (a->crcTo < a->crcFrom) {
+      Napi::RangeError::New(env, "durableSync: the range ends before it starts").ThrowAsJavaScriptException();
+      return false;
+    }
+    if (!CheckRange(env, a->crcFrom, a->crcTo - a->crcFrom, false) || !CheckLive(env)) return false;
+    if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined()) {
+      size_t len;
+      if (!ArgBytes(info, 3, "slot", &a->slot, &len)) return false;
+      if (len != kSlotSize || info.Length() < 5 || !info[4].IsString()) {
+        Napi::RangeError::New(env, "durableSync: a slot is 48 bytes, with the attribute's name").ThrowAsJavaScriptException();
+        return false;
+      }
+      a->name = info[4].As<Napi::String>().Utf8Value();
+    }
+    return true;
+  }
+
+  // durableSync(fd, crcFrom, crcTo, slot?, name?): see DurableSync; true when the slot was stored.
+  Napi::Value DurableSyncSync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    DurableArgs a;
+    if (!ArgDurable(info, &a)) return env.Undefined();
+    const char* syscall = "fsync";
+    bool slotted = false;
+    int err = DurableSync(r_, a.fd, a.crcFrom, a.crcTo, a.slot, a.name, &slotted, &syscall);
+    if (err != 0) {
+      ThrowErrno(env, err, syscall, r_->path);
+      return env.Undefined();
+    }
+    return Napi::Boolean::New(env, slotted);
+  }
+
+  Napi::Value DurableSyncAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    DurableArgs a;
+    if (!ArgDurable(info, &a)) return env.Undefined();
+    DurableWork* work = new DurableWork(env, r_, a, a.slot != nullptr ? info[3] : env.Undefined());
+    Napi::Value promise = work->Promise();
+    work->Queue();
+    return promise;
   }
 
   Napi::Value Advise(const Napi::CallbackInfo& info) {

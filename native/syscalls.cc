@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <cerrno>
 #include <cmath>
 #include <string>
@@ -99,6 +100,45 @@ static Napi::Value Flock(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// getxattr(fd, name, path): the value of an extended attribute of the open file, or null when it
+// has none of that name or the filesystem keeps none (ENODATA, ENOTSUP).
+static Napi::Value Getxattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgInt(info, 0, "fd", &fd)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(env, "name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  uint8_t value[4096];
+  ssize_t len = fgetxattr(fd, name.c_str(), value, sizeof value);
+  if (len < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return env.Null();
+    ThrowErrno(env, errno, "fgetxattr", ArgString(info, 2));
+    return env.Undefined();
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, value, static_cast<size_t>(len));
+}
+
+// setxattr(fd, name, value, path): sets an extended attribute of the open file (tools and tests
+// that write a file's durable slots themselves; the library's own go through durableSync).
+static Napi::Value Setxattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* value;
+  size_t len;
+  if (!ArgInt(info, 0, "fd", &fd)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(env, "name must be a string").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!ArgBytes(info, 2, "value", &value, &len)) return env.Undefined();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (fsetxattr(fd, name.c_str(), value, len, 0) != 0) ThrowErrno(env, errno, "fsetxattr", ArgString(info, 3));
+  return env.Undefined();
+}
+
 static uint64_t* WordAt(const Napi::CallbackInfo& info) {
   uint8_t* data;
   size_t len, offset;
@@ -131,6 +171,8 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
   exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync, "fallocateAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("getxattr", Napi::Function::New(env, Getxattr, "getxattr"));
+  exports.Set("setxattr", Napi::Function::New(env, Setxattr, "setxattr"));
   exports.Set("atomicLoad64", Napi::Function::New(env, AtomicLoad64, "atomicLoad64"));
   exports.Set("atomicStore64", Napi::Function::New(env, AtomicStore64, "atomicStore64"));
   Napi::Object c = Napi::Object::New(env);

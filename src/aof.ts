@@ -16,16 +16,15 @@ import {
   pathNames,
   type FileIdentity,
 } from './control-block.js';
-import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
+import { AofError, ErrorCode, closed, readOnly } from './errors.js';
 import { FileState } from './file-state.js';
 import type { Geometry } from './geometry.js';
+import { DurableFlusher, recoverAtOpen, recoveryContext } from './durability.js';
 import { bufferLength, hasTailMagic, pageDown, pageUp, putTailMagic } from './mapping.js';
 import { native, type NativeRegion } from './native.js';
 import {
   MAGIC_CHECKPOINT_BYTES,
-  MAGIC_TAIL,
   RecoveryKind,
-  applyCommitted,
   isFinished,
   type RecoveryFunc,
   type RecoveryResult,
@@ -110,10 +109,8 @@ interface FileCore {
   recovery: RecoveryResult;
   /** Bytes of the file mapped at the start of the region (a page multiple). */
   mapped: number;
-  /** Content size at the last flush: everything before it is on disk. */
-  flushedTo: number;
-  /** Content size an in-flight flush covers (0 when none), so the interval doesn't flush it twice. */
-  flushingTo: number;
+  /** Durable flushes with group commit; undefined when there is nothing to flush (anonymous, read-only). */
+  flusher: DurableFlusher | undefined;
   /** Content size at open (at close, once counted): bytesWritten is measured from it. */
   sizeAtOpen: number;
   /** flush/sync/finish/populate/grow jobs that close() waits for. */
@@ -136,7 +133,7 @@ interface FileCore {
   closing: Promise<void> | undefined;
   /** The shared control block readers in other processes follow; undefined for anonymous or read-only files. */
   control: ControlBlock | undefined;
-  /** Device and inode of the data file (what the control block must name). */
+  /** Device and inode of the data file (what the control block must name); undefined when anonymous. */
   readonly identity: FileIdentity | undefined;
   /** The size last published to the control block. */
   published: number;
@@ -218,8 +215,7 @@ export class AOF extends Followable implements AsyncDisposable {
       readOnly: !backing.writable,
       recovery: EMPTY,
       mapped: 0,
-      flushedTo: 0,
-      flushingTo: 0,
+      flusher: undefined,
       sizeAtOpen: 0,
       inflight: new Set(),
       tailers: new Set(),
@@ -234,7 +230,7 @@ export class AOF extends Followable implements AsyncDisposable {
       finishing: undefined,
       closing: undefined,
       control: backing.control,
-      identity: backing.control ? identityOf(backing.fd) : undefined,
+      identity: anonymous ? undefined : identityOf(backing.fd),
       published: -1,
     };
     this.#fileSize = fileSize;
@@ -335,25 +331,11 @@ export class AOF extends Followable implements AsyncDisposable {
 
   /** Runs recovery over the mapped bytes and puts the file in the state it describes. */
   #recover(recovery: RecoveryFunc): RecoveryResult {
-    let r: RecoveryResult;
-    try {
-      r = recovery(this.#fileSize, this.#buf.subarray(0, this.#fileSize), MAGIC_TAIL);
-    } catch (e) {
-      // A caller's recovery function that throws is a Panic, the same as one inside recoverWithMagic.
-      const error = e instanceof Error ? e : new Error(String(e));
-      r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
-    }
-    // So is one that returns something else than a RecoveryResult: an unknown kind must not cut the file.
-    if (r === null || typeof r !== 'object' || !Object.values(RecoveryKind).includes(r.kind)) {
-      const error = invalidArg('recovery result', 'an object with a RecoveryKind as kind', r);
-      r = { kind: RecoveryKind.Panic, tail: 0, checkpoint: -1, end: 0, fileSize: this.#fileSize, error };
-    }
-    const { control, identity } = this.#f;
-    // A writer that died with the file open left its last committed size: a torn write after it
-    // rolls back to there, not to the last checkpoint.
-    if (control && control.describes(identity!) && control.state === ControlState.Writing) {
-      r = applyCommitted(r, control.committed, this.#buf.subarray(0, this.#fileSize));
-    }
+    const { control, identity, fd } = this.#f;
+    const data = this.#buf.subarray(0, this.#fileSize);
+    // A reboot since the last write (a power loss, a kernel crash) and what a durable flush proved.
+    const context = recoveryContext(fd, this.#f.path, data, this.#fileSize);
+    const r = recoverAtOpen(recovery, this.#fileSize, data, context, control, identity!);
     if (r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic) {
       throw new AofError(ErrorCode.CORRUPTED, `${this.#f.path}: cannot recover (${r.error?.message ?? 'corrupted'})`,
         { cause: r.error });
@@ -370,8 +352,17 @@ export class AOF extends Followable implements AsyncDisposable {
       return r;
     }
     this.#size = r.kind === RecoveryKind.Empty ? 0 : r.tail;
-    this.#f.flushedTo = this.#size;
-    if (!this.#f.readOnly) this.#prepareForWriting(r);
+    if (!this.#f.readOnly) {
+      this.#prepareForWriting(r);
+      this.#f.flusher = new DurableFlusher({
+        region: this.#f.region,
+        fd,
+        path: this.#f.path,
+        stats: this.#f.ctx.stats,
+        size: () => this.#size,
+        afterFlush: () => this.#checkNotTruncated(),
+      }, context, this.#size);
+    }
     this.#state = FileState.Opened;
     this.#writable = !this.#f.readOnly;
     this.#updateLimit();
@@ -801,42 +792,23 @@ export class AOF extends Followable implements AsyncDisposable {
 
   // --- durability ------------------------------------------------------------------------------
 
-  /** Writes dirty pages back to the file (msync, off the event loop). */
+  /**
+   * Makes every byte written before the call durable: it survives a power loss or a kernel crash,
+   * not only a process crash. One device flush (a data sync of the written range, with the durable
+   * slot of the control block) off the event loop, shared with every other request that comes
+   * before it starts (group commit). Same as {@link sync}. Nothing to do when anonymous or finished.
+   */
   flush(): Promise<void> {
     this.#checkOpen();
-    const range = this.#dirtyRange();
-    if (range === undefined) return Promise.resolve();
-    const [from, to, size] = range;
-    const f = this.#f;
-    f.flushingTo = Math.max(f.flushingTo, size);
-    return this.#track(f.ctx.stats.timed('flushes', 'flushErrors', async () => {
-      try {
-        await f.region.msyncAsync(from, to - from);
-        this.#checkNotTruncated();
-        this.#flushed(size);
-      } finally {
-        if (f.flushingTo <= size) f.flushingTo = 0;
-      }
-    }));
+    const flusher = this.#f.flusher;
+    if (!flusher) return Promise.resolve();
+    return this.#track(flusher.request());
   }
 
   /** {@link flush} on the calling thread. */
   flushSync(): void {
     this.#checkOpen();
-    const range = this.#dirtyRange();
-    if (range === undefined) return;
-    const [from, to, size] = range;
-    const stats = this.#f.ctx.stats;
-    const start = now();
-    try {
-      this.#f.region.msync(from, to - from, true);
-      this.#checkNotTruncated();
-    } catch (e) {
-      stats.counts.flushErrors++;
-      throw e;
-    }
-    stats.time('flushes', start);
-    this.#flushed(size);
+    this.#f.flusher?.now();
   }
 
   /**
@@ -859,41 +831,26 @@ export class AOF extends Followable implements AsyncDisposable {
     return native.guardFaults[0] !== 0 && this.#f.region.faults > 0;
   }
 
-  /** Durable: flushes, then fsyncs the file (size and metadata too). Nothing to do when anonymous. */
+  /**
+   * {@link flush}: every byte written before the call is durable once it resolves. (On Linux a data
+   * sync covers the file's size too; a second fsync would only add a second device flush.)
+   */
   sync(): Promise<void> {
     try {
-      this.#checkOpen();
+      return this.flush();
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.#f.anonymous) return Promise.resolve();
-    // Tracked as one job from the call: close() must not close the descriptor between the flush
-    // and the fsync (EBADF, or an fsync of whatever file reuses the number).
-    return this.#track((async () => {
-      await this.flush();
-      await this.#f.ctx.stats.timed('syncs', 'syncErrors', () => fsyncAsync(this.#f.fd));
-    })());
   }
 
   /** {@link sync} on the calling thread. */
   syncSync(): void {
     this.flushSync();
-    if (this.#f.anonymous) return;
-    const stats = this.#f.ctx.stats;
-    const start = now();
-    try {
-      fs.fsyncSync(this.#f.fd);
-    } catch (e) {
-      stats.counts.syncErrors++;
-      throw e;
-    }
-    stats.time('syncs', start);
   }
 
   /** @internal True when there are writes not yet flushed (the Manager's flush interval asks). */
   get dirty(): boolean {
-    const f = this.#f;
-    return !f.anonymous && this.#size > Math.max(f.flushedTo, f.flushingTo);
+    return this.#f.flusher?.behind ?? false;
   }
 
   /**
@@ -928,19 +885,6 @@ export class AOF extends Followable implements AsyncDisposable {
   /** @internal Writes and bytes written since open, for the Manager's stats. */
   get writeCounts(): { writes: number; bytesWritten: number } {
     return { writes: this.#writes, bytesWritten: this.#size - this.#f.sizeAtOpen };
-  }
-
-  /** [from, to) to msync and the content size it covers, or undefined when nothing was written since the last flush. */
-  #dirtyRange(): [number, number, number] | undefined {
-    const size = this.#size;
-    if (this.#f.anonymous || size <= this.#f.flushedTo) return undefined;
-    // The next write starts at the content size, over the tail magic: flushing resumes from the
-    // page holding that offset, even when the magic straddled a page boundary.
-    return [pageDown(this.#f.flushedTo), Math.min(size + 8, this.#fileSize), size];
-  }
-
-  #flushed(size: number): void {
-    this.#f.flushedTo = Math.max(this.#f.flushedTo, size);
   }
 
   #checkOpen(): void {
@@ -980,7 +924,7 @@ export class AOF extends Followable implements AsyncDisposable {
     if (f.anonymous) return;
     // A background fallocate finishing after the truncate would extend the finished file again.
     if (f.growing) await f.growing;
-    const from = pageDown(Math.min(f.flushedTo, this.#size));
+    const from = pageDown(Math.min(f.flusher?.durable ?? 0, this.#size));
     await f.region.msyncAsync(from, end - from);
     // Pages wholly past the new end are detached first, so no view can ever touch a page past EOF.
     const keep = pageUp(end);
@@ -1007,7 +951,7 @@ export class AOF extends Followable implements AsyncDisposable {
     }
     c.chmods++;
     await fsyncAsync(f.fd);
-    f.flushedTo = this.#size;
+    f.flusher = undefined; // everything is durable: nothing left to flush
     // Readers elsewhere reach EOF now that the file is finished on disk; new readers need no block.
     f.control?.setState(ControlState.Finished, this.#size);
     this.#dropControl(true);
@@ -1016,8 +960,10 @@ export class AOF extends Followable implements AsyncDisposable {
   /**
    * Closes the file: tailers end (reason 'file-closed'), in-flight flush/sync/finish/growth
    * complete, and once the last tailer has detached the mapping is replaced by zero pages (stale
-   * views read zeros), the descriptor closed and the writer lock released. Idempotent: every call
-   * returns the same promise. Does not finish the file.
+   * views read zeros), the descriptor closed and the writer lock released. Before that, what was
+   * written and not yet durable is flushed (one durable flush), so a closed file survives a power
+   * loss whole; if that flush fails the file is closed all the same and the promise rejects with
+   * the error. Idempotent: every call returns the same promise. Does not finish the file.
    */
   close(): Promise<void> {
     this.#f.closing ??= this.#close();
@@ -1026,6 +972,7 @@ export class AOF extends Followable implements AsyncDisposable {
 
   async #close(): Promise<void> {
     const f = this.#f;
+    const wasOpen = this.#state === FileState.Opened;
     this.#state = FileState.Closing;
     this.#writable = false;
     this.#notify = false;
@@ -1033,6 +980,14 @@ export class AOF extends Followable implements AsyncDisposable {
     for (const t of attached) t.fileClosing();
     // Drain: a job that settles may still start another (a grow landing starts a populate job).
     while (f.inflight.size > 0) await Promise.allSettled([...f.inflight]);
+    let flushFailure: { error: unknown } | undefined;
+    if (wasOpen && f.flusher?.behind) {
+      try {
+        await f.flusher.request();
+      } catch (error) {
+        flushFailure = { error };
+      }
+    }
     await Promise.all(attached.map((t) => t.closed));
     const c = f.ctx.stats.counts;
     const { writes, bytesWritten } = this.writeCounts;
@@ -1054,6 +1009,7 @@ export class AOF extends Followable implements AsyncDisposable {
       c.closes++;
       f.ctx.released(this);
     }
+    if (flushFailure) throw flushFailure.error;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

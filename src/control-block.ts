@@ -27,8 +27,12 @@
  * | 80 | 4 | state (see {@link ControlState}) |
  * | 84 | 4 | wake sequence: +1 per publish; the futex word |
  * | 88 | 4 | waiters: readers sleeping on the futex word |
+ *
+ * Nothing in it outlives a reboot: what a power loss leaves durable is recorded on the data file
+ * itself (src/durability.ts).
  */
 import * as fs from 'node:fs';
+import { currentBootId } from './boot.js';
 import { crc32c } from './checksum.js';
 import { ErrorCode } from './errors.js';
 import { native, type NativeRegion } from './native.js';
@@ -53,6 +57,7 @@ const OFF = {
   seq: 84,
   waiters: 88,
 } as const;
+
 const CRC_FROM = 16;
 const CRC_TO = 64;
 
@@ -94,20 +99,6 @@ export function pathNames(path: string, id: FileIdentity): boolean {
   }
 }
 
-let bootId: Buffer | undefined;
-
-/** 16 bytes naming this boot; zeros when the kernel does not say (then a reboot goes unnoticed). */
-function currentBootId(): Buffer {
-  if (bootId) return bootId;
-  try {
-    const hex = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim().replace(/-/g, '');
-    bootId = hex.length === 32 ? Buffer.from(hex, 'hex') : Buffer.alloc(16);
-  } catch {
-    bootId = Buffer.alloc(16);
-  }
-  return bootId;
-}
-
 export function controlPath(dataPath: string): string {
   return dataPath + CONTROL_SUFFIX;
 }
@@ -119,35 +110,106 @@ export interface ControlOpenOptions {
   mode?: number;
 }
 
-export class ControlBlock {
+/** Why a control block does not describe a data file in this boot (undefined: it does). */
+export type ControlProblem = 'not a control block' | 'header checksum mismatch' | 'names another file' | 'written before this boot';
+
+/**
+ * Reading a control block's bytes: over the shared mapping ({@link ControlBlock}), or over a copy
+ * read with read(2) (`aof inspect`, which maps and locks nothing): the header check and the fields.
+ */
+export class ControlBytes {
+  /** The block's bytes (4096, or as many as were read). */
+  readonly bytes: Buffer;
+  /** Over the block: the writer stores the committed size into [COMMITTED_WORD]. */
+  readonly words: Uint32Array;
+  protected readonly i32: Int32Array;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
+    this.i32 = new Int32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
+  }
+
+  /**
+   * Why the header does not describe the data file `data` in this boot, or undefined when it does.
+   * A block of another boot names the same inode (the device number may change across boots).
+   */
+  problem(data: FileIdentity): ControlProblem | undefined {
+    const b = this.bytes;
+    if (b.length < CONTROL_SIZE || !b.subarray(0, 8).equals(MAGIC) || b.readUInt32LE(OFF.version) !== VERSION) {
+      return 'not a control block';
+    }
+    if (b.readUInt32LE(OFF.crc) !== crc32c(b.subarray(CRC_FROM, CRC_TO))) return 'header checksum mismatch';
+    if (b.readBigUInt64LE(OFF.ino) !== data.ino) return 'names another file';
+    if (!b.subarray(OFF.boot, OFF.boot + 16).equals(currentBootId())) return 'written before this boot';
+    if (b.readBigUInt64LE(OFF.dev) !== data.dev) return 'names another file';
+    return undefined;
+  }
+
+  /** True when the header is whole and describes `data` in this boot. */
+  describes(data: FileIdentity): boolean {
+    return this.problem(data) === undefined;
+  }
+
+  get pid(): number {
+    return this.bytes.readUInt32LE(OFF.pid);
+  }
+
+  get state(): ControlState {
+    return Atomics.load(this.i32, OFF.state / 4) as ControlState;
+  }
+
+  /** The writer's last committed size (exact after a crash; only the writer stores it). */
+  get committed(): number {
+    return this.words[COMMITTED_WORD]! + this.words[COMMITTED_WORD + 1]! * 2 ** 32;
+  }
+
+  /**
+   * The size readers may read up to. Loaded (like it is stored) with Atomics, so every byte the
+   * writer wrote before publishing it is visible. The high word is always 0: a file is at most
+   * 4 GiB (MAX_FILE_SIZE), so its content is below 2^32.
+   */
+  get published(): number {
+    return Atomics.load(this.words, PUBLISHED_WORD) + Atomics.load(this.words, PUBLISHED_WORD + 1) * 2 ** 32;
+  }
+
+  /** The futex word: changes on every publish. */
+  get seq(): number {
+    return Atomics.load(this.i32, OFF.seq / 4) >>> 0;
+  }
+}
+
+export class ControlBlock extends ControlBytes {
   readonly path: string;
   readonly #fd: number;
   readonly #region: NativeRegion;
-  readonly #bytes: Buffer;
-  /** Over the block: the writer stores the committed size into [COMMITTED_WORD]. */
-  readonly words: Uint32Array;
-  readonly #i32: Int32Array;
   /** False when only read access was possible: no rebuild, no waiters count (readers poll). */
   readonly writable: boolean;
   /** The control file's own identity, to notice it being deleted or replaced. */
   readonly identity: FileIdentity;
   #closed = false;
 
-  private constructor(path: string, fd: number, writable: boolean) {
+  private constructor(path: string, fd: number, writable: boolean, region: NativeRegion, bytes: Buffer) {
+    super(bytes);
     this.path = path;
     this.#fd = fd;
     this.writable = writable;
     this.identity = identityOf(fd);
-    this.#region = new native.Region(CONTROL_SIZE, path);
+    this.#region = region;
+  }
+
+  /** Maps the block's page shared (writable when allowed). */
+  static #map(path: string, fd: number, writable: boolean): ControlBlock {
+    const region = new native.Region(CONTROL_SIZE, path);
+    let bytes: Buffer;
     try {
-      this.#region.mapFile(fd, 0, CONTROL_SIZE, writable);
-      this.#bytes = Buffer.from(this.#region.buffer(CONTROL_SIZE));
+      region.mapFile(fd, 0, CONTROL_SIZE, writable);
+      bytes = Buffer.from(region.buffer(CONTROL_SIZE));
     } catch (e) {
-      this.#region.release();
+      region.release();
       throw e;
     }
-    this.words = new Uint32Array(this.#bytes.buffer, this.#bytes.byteOffset, CONTROL_SIZE / 4);
-    this.#i32 = new Int32Array(this.#bytes.buffer, this.#bytes.byteOffset, CONTROL_SIZE / 4);
+    return new ControlBlock(path, fd, writable, region, bytes);
   }
 
   /**
@@ -189,7 +251,7 @@ export class ControlBlock {
           fs.ftruncateSync(fd, CONTROL_SIZE);
         }
       }
-      return new ControlBlock(path, fd, writable);
+      return ControlBlock.#map(path, fd, writable);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -205,21 +267,12 @@ export class ControlBlock {
     native.flock(this.#fd, native.constants.LOCK_UN, this.path);
   }
 
-  /** True when the header is whole and describes `data` in this boot. */
-  describes(data: FileIdentity): boolean {
-    const b = this.#bytes;
-    if (!b.subarray(0, 8).equals(MAGIC) || b.readUInt32LE(OFF.version) !== VERSION) return false;
-    if (b.readUInt32LE(OFF.crc) !== crc32c(b.subarray(CRC_FROM, CRC_TO))) return false;
-    return b.readBigUInt64LE(OFF.dev) === data.dev && b.readBigUInt64LE(OFF.ino) === data.ino &&
-      b.subarray(OFF.boot, OFF.boot + 16).equals(currentBootId());
-  }
-
   /**
    * Rewrites the header for `data` and sets both sizes and the state, then wakes every reader.
    * Callers hold {@link lock}. The magic goes last, so a reader never trusts a half-written header.
    */
   reset(data: FileIdentity, state: ControlState, size: number, pid: number): void {
-    const b = this.#bytes;
+    const b = this.bytes;
     b.fill(0, 0, 8);
     b.writeUInt32LE(VERSION, OFF.version);
     b.writeBigUInt64LE(data.dev, OFF.dev);
@@ -231,46 +284,14 @@ export class ControlBlock {
     this.words[COMMITTED_WORD] = size;
     this.words[COMMITTED_WORD + 1] = 0;
     this.words[PUBLISHED_WORD + 1] = 0;
-    Atomics.store(this.#i32, OFF.state / 4, state);
+    Atomics.store(this.i32, OFF.state / 4, state);
     this.publish(size);
     MAGIC.copy(b, 0);
   }
 
-  get pid(): number {
-    return this.#bytes.readUInt32LE(OFF.pid);
-  }
-
-  get state(): ControlState {
-    return Atomics.load(this.#i32, OFF.state / 4) as ControlState;
-  }
-
-  /** The writer's last committed size (exact after a crash; only the writer stores it). */
-  get committed(): number {
-    return this.words[COMMITTED_WORD]! + this.words[COMMITTED_WORD + 1]! * 2 ** 32;
-  }
-
-  /**
-   * The size readers may read up to. Loaded (like it is stored) with Atomics, so every byte the
-   * writer wrote before publishing it is visible. The high word is always 0: a file is at most
-   * 4 GiB (MAX_FILE_SIZE), so its content is below 2^32.
-   */
-  get published(): number {
-    return Atomics.load(this.words, PUBLISHED_WORD) + Atomics.load(this.words, PUBLISHED_WORD + 1) * 2 ** 32;
-  }
-
-  /** The futex word: changes on every publish. */
-  get seq(): number {
-    return Atomics.load(this.#i32, OFF.seq / 4) >>> 0;
-  }
-
   /** An Int32Array over the block, for spinning on the sequence word with Atomics.load. */
   get seqView(): { array: Int32Array; index: number } {
-    return { array: this.#i32, index: OFF.seq / 4 };
-  }
-
-  /** @internal For the futex waiter. */
-  get bytes(): Buffer {
-    return this.#bytes;
+    return { array: this.i32, index: OFF.seq / 4 };
   }
 
   static readonly SEQ_OFFSET = OFF.seq;
@@ -288,7 +309,7 @@ export class ControlBlock {
 
   /** Wakes every reader asleep on the sequence word, in any process. */
   wake(): void {
-    native.futexWake(this.#bytes, OFF.seq);
+    native.futexWake(this.bytes, OFF.seq);
   }
 
   /** {@link publishSize} and, when a reader sleeps, {@link wake}. */
@@ -299,7 +320,7 @@ export class ControlBlock {
   /** Sets the state, then publishes `size` (a reader that sees the state sees the size). */
   setState(state: ControlState, size: number): void {
     Atomics.store(this.words, PUBLISHED_WORD, size);
-    Atomics.store(this.#i32, OFF.state / 4, state);
+    Atomics.store(this.i32, OFF.state / 4, state);
     this.publish(size);
   }
 

@@ -26,6 +26,14 @@ export interface NativeRegion {
   release(): void;
   msync(offset: number, length: number, sync: boolean): void;
   msyncAsync(offset: number, length: number): Promise<void>;
+  /**
+   * One durable flush of the data file `fd` mapped here (native/region.cc, DurableSync): with a
+   * slot (48 bytes), fills in its CRCs (of the data [crcFrom, crcTo) and of the slot) and adds it
+   * to the file's slots attribute `name`; then fsync(fd). True when the slot was stored (false: the
+   * filesystem keeps no user attributes). One at a time per file, across threads.
+   */
+  durableSync(fd: number, crcFrom: number, crcTo: number, slot?: Uint8Array | null, name?: string): boolean;
+  durableSyncAsync(fd: number, crcFrom: number, crcTo: number, slot?: Uint8Array | null, name?: string): Promise<boolean>;
   advise(offset: number, length: number, advice: number): void;
   populate(offset: number, length: number, write: boolean): 'madvise' | 'touch';
   populateAsync(offset: number, length: number, write: boolean): Promise<'madvise' | 'touch'>;
@@ -72,6 +80,9 @@ export interface NativeBinding {
   /** fallocate on a thread-pool thread. The caller keeps `fd` open until it settles. */
   fallocateAsync(fd: number, offset: number, length: number, path: string): Promise<void>;
   flock(fd: number, operation: number, path: string): boolean;
+  /** An extended attribute of the open file `fd`, or null when it has none of that name (or no attributes at all). */
+  getxattr(fd: number, name: string, path: string): Buffer | null;
+  setxattr(fd: number, name: string, value: Uint8Array, path: string): void;
   atomicLoad64(bytes: Uint8Array, byteOffset: number): number;
   atomicStore64(bytes: Uint8Array, byteOffset: number, value: number): void;
   crc32c(bytes: Uint8Array, previous?: number, software?: boolean): number;

@@ -18,10 +18,11 @@ import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } 
 import { closed } from './errors.js';
 import { FileState } from './file-state.js';
 import { MAX_FILE_SIZE } from './geometry.js';
+import { recoveryContext } from './durability.js';
 import { bufferLength, pageUp } from './mapping.js';
 import { native, type NativeFutexWaiter, type NativeRegion } from './native.js';
 import { openData } from './open-file.js';
-import { RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
+import { MAGIC_TAIL, RecoveryKind, isFinished, recoverWithMagic } from './recovery.js';
 import type { StatsRecorder } from './stats.js';
 import { hasSystemCode } from './system-errors.js';
 import { Followable, type Tailer } from './tailer.js';
@@ -278,7 +279,9 @@ export class Reader extends Followable implements AsyncDisposable {
     this.#fileSize = fileSize;
     const before = this.#mapped;
     this.#map(fileSize);
-    const r = recoverWithMagic(fileSize, this.#buf.subarray(0, fileSize));
+    const data = this.#buf.subarray(0, fileSize);
+    // After a reboot, only what the last durable flush proved (as a writer's recovery will keep).
+    const r = recoverWithMagic(fileSize, data, MAGIC_TAIL, recoveryContext(this.#fd, this.#path, data, fileSize).hint);
     const found = isFinished(r) ? { size: r.checkpoint, finished: true }
       : r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint ? { size: r.tail, finished: false }
       : { size: 0, finished: false };

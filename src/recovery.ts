@@ -43,10 +43,34 @@ export interface RecoveryResult {
    * rolled back to the last write that returned) rather than from the bytes alone.
    */
   fromControlBlock?: boolean;
+  /**
+   * True when the machine rebooted (a power loss, a kernel crash) since the file was last written
+   * and the content was cut back to what its last durable flush proved (`RecoveryHint.durable`).
+   */
+  fromDurable?: boolean;
 }
 
-/** A recovery function: given the file's size and bytes, decides where the content ends. */
-export type RecoveryFunc = (fileSize: number, data: Uint8Array, magic: bigint | Uint8Array) => RecoveryResult;
+/**
+ * What the opener knows of the file's history, beyond its bytes (src/durability.ts finds it).
+ * After a process crash the page cache kept every write, so the bytes are what was written. After
+ * a reboot (a power loss, a kernel crash) they are what reached the disk: every byte a durable
+ * flush covered, and past it any subset of the pages written since, in any order.
+ */
+export interface RecoveryHint {
+  /** The machine rebooted since the file was last written. */
+  afterReboot: boolean;
+  /**
+   * With `afterReboot`: the size a durable flush proved (its slot's CRC matches the bytes), when
+   * one does. The bytes before it are exactly what was written.
+   */
+  durable?: number;
+}
+
+/**
+ * A recovery function: given the file's size and bytes, decides where the content ends. `hint`
+ * says whether the machine rebooted since the last write and what is proven durable.
+ */
+export type RecoveryFunc = (fileSize: number, data: Uint8Array, magic: bigint | Uint8Array, hint?: RecoveryHint) => RecoveryResult;
 
 /**
  * Index of the last non-zero byte of data[0:end], or -1. Scans 32 bytes per step over aligned
@@ -101,12 +125,33 @@ export function lastCheckpoint(data: Uint8Array, from: number): number {
 /**
  * Decides where the content of a file ends. Never throws: a failure inside is `Panic` with the
  * error, a `fileSize` past the data is `Corrupted`.
+ *
+ * With a `hint` that the machine rebooted and a proven durable size, a file that is not finished
+ * ends at that size: past it, the bytes may hold pages that never reached the disk (zeros, or an
+ * older version) under a tail magic that did, and nothing in a raw AOF can tell them apart.
  */
 export function recoverWithMagic(
   fileSize: number,
   data: Uint8Array,
   magic: bigint | Uint8Array = MAGIC_TAIL,
+  hint?: RecoveryHint,
 ): RecoveryResult {
+  const r = recoverBytes(fileSize, data, magic);
+  const durable = hint?.afterReboot ? hint.durable : undefined;
+  if (durable === undefined || r.kind === RecoveryKind.Panic || isFinished(r)) return r;
+  if (!Number.isSafeInteger(durable) || durable < 0 || durable > fileSize || durable > data.length) return r;
+  return {
+    kind: durable === 0 ? RecoveryKind.Empty : RecoveryKind.Tail,
+    tail: durable,
+    checkpoint: durable === 0 ? -1 : lastCheckpoint(data, durable - 8),
+    end: r.end,
+    fileSize,
+    fromDurable: true,
+  };
+}
+
+/** The rules of the bytes alone (docs/format.md, "Recovery"). */
+function recoverBytes(fileSize: number, data: Uint8Array, magic: bigint | Uint8Array): RecoveryResult {
   try {
     validateInteger(fileSize, 'fileSize');
     validateBytes(data, 'data');

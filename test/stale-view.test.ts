@@ -130,6 +130,9 @@ describe('stale views never crash the process', () => {
     expect(r.tailedNonZero).toBe(0);
     // A write into a lost page reached no file: sync must not claim it is durable.
     expect(r.syncError).toBe('ERR_AOF_CORRUPTED');
+    // And close(), which flushes it: it reports the same, and closes the file all the same.
+    expect(r.closeError).toBe('ERR_AOF_CORRUPTED');
+    expect(r.closed).toBe(FileStateClosed);
     // Log records wholly in the kept page read back; every other one is a typed error, never zeros.
     expect(r.logReads.WRONG_BYTES).toBeUndefined();
     expect(r.logReads.ok).toBeGreaterThanOrEqual(1);

@@ -95,6 +95,8 @@ describe('aof.tail()', () => {
     const m = quietManager();
     const aof = m.open('break.aof');
     aof.write('hello');
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const it = aof.tail();
     expect(m.stats().tailers).toBe(1);
     let seen = '';
@@ -224,6 +226,8 @@ describe('aof.tail()', () => {
     const m = quietManager();
     const aof = m.open('closed.aof');
     aof.write('abc');
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const it = aof.tail();
     const got = deferred();
     const loop = (async () => {
@@ -246,6 +250,8 @@ describe('aof.tail()', () => {
     const aof = m.open('closed2.aof');
     const data = pseudoRandomBytes(3000, 3);
     aof.write(data);
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const it = aof.tail();
     let closing: Promise<void> | undefined;
     let settledDuringBody: boolean | undefined;
@@ -312,6 +318,8 @@ describe('aof.createReadStream()', () => {
     const aof = m.open('nofollow.aof');
     const data = pseudoRandomBytes(40_000, 6);
     aof.write(data);
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const { sink, data: received } = collector();
     const piping = pipeline(aof.createReadStream({ follow: false }), sink);
     expect(await settlesWithin(piping, 50)).toBe(true);
@@ -362,6 +370,8 @@ describe('aof.createReadStream()', () => {
     stream.pause();
     aof.write('second');
     await turns(2);
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const closed = new Promise<void>((resolve) => stream.once('close', resolve));
     stream.destroy();
     expect(await settlesWithin(closed, 20)).toBe(true);
@@ -374,6 +384,8 @@ describe('aof.createReadStream()', () => {
     const m = quietManager();
     const aof = m.open('destroy0.aof');
     aof.write('unread');
+    // Durable now: close() then has nothing to flush; the turns counted below are the tailers' hand-back.
+    aof.syncSync();
     const stream = aof.createReadStream();
     expect(m.stats().tailers).toBe(1);
     const closed = new Promise<void>((resolve) => stream.once('close', resolve));

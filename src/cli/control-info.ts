@@ -1,11 +1,10 @@
 /**
  * What a file's control block (`<file>-shm`, layout in src/control-block.ts) says, read with a
- * plain read(2) of its header: never mapped, never locked, never written. `inspect` and `stats`
+ * plain read(2) of its page: never mapped, never locked, never written. `inspect` and `stats`
  * use it to name the writer and its sizes without touching anything.
  */
 import * as fs from 'node:fs';
-import { crc32c } from '../checksum.js';
-import { CONTROL_SUFFIX, ControlState } from '../control-block.js';
+import { CONTROL_SIZE, CONTROL_SUFFIX, ControlBytes, ControlState, type FileIdentity } from '../control-block.js';
 
 export interface ControlInfo {
   path: string;
@@ -25,10 +24,6 @@ export interface ControlInfo {
   published: number;
 }
 
-// Offsets of the header fields (src/control-block.ts).
-const MAGIC = Buffer.from('AOF-SHM\x01', 'latin1');
-const HEADER = 96;
-
 function stateName(n: number): string {
   const found = Object.entries(ControlState).find(([, v]) => v === n);
   return found ? found[0] : `unknown(${n})`;
@@ -45,49 +40,39 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-function bootId(): Buffer {
-  try {
-    const hex = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim().replace(/-/g, '');
-    return hex.length === 32 ? Buffer.from(hex, 'hex') : Buffer.alloc(16);
-  } catch {
-    return Buffer.alloc(16);
-  }
-}
-
 /**
- * Reads the control block of the data file at `dataPath` (whose identity is `data`), or returns
- * undefined when there is none (or it cannot be read).
+ * Reads the control block of the data file at `dataPath` (whose identity is `data`): what it says
+ * (`info`) and its bytes (for recovery's durable slots); undefined when there is none (or it
+ * cannot be read).
  */
-export function readControl(dataPath: string, data: { dev: bigint; ino: bigint }): ControlInfo | undefined {
+export function readControl(dataPath: string, data: FileIdentity): { info: ControlInfo; bytes: ControlBytes } | undefined {
   const path = dataPath + CONTROL_SUFFIX;
-  const b = Buffer.alloc(HEADER);
+  const b = Buffer.alloc(CONTROL_SIZE);
   let got: number;
   try {
     const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       if (!fs.fstatSync(fd).isFile()) return undefined;
-      got = fs.readSync(fd, b, 0, HEADER, 0);
+      got = fs.readSync(fd, b, 0, CONTROL_SIZE, 0);
     } finally {
       fs.closeSync(fd);
     }
   } catch {
     return undefined;
   }
-  let problem: string | undefined;
-  if (got < HEADER || !b.subarray(0, 8).equals(MAGIC) || b.readUInt32LE(8) !== 1) problem = 'not a control block (bad header)';
-  else if (b.readUInt32LE(12) !== crc32c(b.subarray(16, 64))) problem = 'header checksum mismatch';
-  else if (b.readBigUInt64LE(16) !== data.dev || b.readBigUInt64LE(24) !== data.ino) problem = 'names another file (stale)';
-  else if (!b.subarray(32, 48).equals(bootId())) problem = 'written before the last reboot (stale)';
-  const pid = b.readUInt32LE(48);
+  const bytes = new ControlBytes(b.subarray(0, got));
+  const problem = bytes.problem(data);
+  const whole = got >= 96;
+  const pid = whole ? bytes.pid : 0;
   const info: ControlInfo = {
     path,
     valid: problem === undefined,
-    state: stateName(b.readUInt32LE(80)),
+    state: whole ? stateName(bytes.state) : 'unknown',
     pid,
     alive: pidAlive(pid),
-    committed: Number(b.readBigUInt64LE(64)),
-    published: Number(b.readBigUInt64LE(72)),
+    committed: whole ? bytes.committed : 0,
+    published: whole ? bytes.published : 0,
   };
   if (problem) info.problem = problem;
-  return info;
+  return { info, bytes };
 }

@@ -10,15 +10,9 @@ import { chainFrames } from '../log/frame.js';
 import { frameRecovery } from '../log/segment.js';
 import { parseSegmentName } from '../log/segment-files.js';
 import { native } from '../native.js';
-import {
-  MAGIC_CHECKPOINT_BYTES,
-  MAGIC_TAIL,
-  RecoveryKind,
-  applyCommitted,
-  isFinished,
-  recoverWithMagic,
-  type RecoveryResult,
-} from '../recovery.js';
+import { MAGIC_CHECKPOINT_BYTES, RecoveryKind, isFinished, recoverWithMagic } from '../recovery.js';
+import { currentBootId } from '../boot.js';
+import { readSlots, recoverAtOpen, recoveryContext, slotChecksOut } from '../durability.js';
 import { openData } from '../open-file.js';
 import { readControl, type ControlInfo } from './control-info.js';
 
@@ -34,13 +28,19 @@ export interface FileReport {
   status: FileStatus;
   /** Content bytes: what an open keeps (for a live writer, what it has published so far). */
   size: number;
-  /** What recovery finds, from the bytes and (for a crashed writer) the control block's committed size. */
+  /**
+   * What recovery finds, from the bytes and the control block: a crashed writer's committed size
+   * (`fromControlBlock`), or after a reboot the size its last durable flush proved (`fromDurable`).
+   */
   recovery: {
     kind: string;
     tail: number;
     checkpoint: number;
     end: number;
     fromControlBlock: boolean;
+    fromDurable: boolean;
+    /** The machine rebooted since the file was last written (a power loss, a kernel crash). */
+    afterReboot: boolean;
     error?: string;
   };
   /** Bytes past the content that opening for writing zeroes (a torn write; 0 for a clean tail). */
@@ -49,6 +49,11 @@ export interface FileReport {
   opensAs: 'writable' | 'read-only' | 'ERR_AOF_CORRUPTED';
   /** The control block (`<file>-shm`), if there is one. */
   control: ControlInfo | null;
+  /**
+   * The durable slots on the file (the sizes its last durable flushes made durable, newest first):
+   * whether each was written in this boot and whether its CRC matches the bytes now.
+   */
+  durable: Array<{ seq: number; size: number; thisBoot: boolean; checksOut: boolean }>;
   /** Checkpoint markers in the file's non-zero bytes: how many, and the offsets of the last few. */
   markers: { count: number; last: number[] };
   /** For a record log segment (`<16 digits>.seg`): its first id and the records it holds. */
@@ -68,17 +73,17 @@ const kindName = (kind: number): string =>
  * Calls `fn` with the file's bytes mapped read-only (a private mapping: nothing can reach the
  * file), then unmaps.
  */
-export function withFileBytes<T>(path: string, fn: (bytes: Buffer, st: fs.BigIntStats) => T): T {
+export function withFileBytes<T>(path: string, fn: (bytes: Buffer, st: fs.BigIntStats, fd: number) => T): T {
   const fd = openData(path);
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const size = Number(st.size);
-    if (size === 0) return fn(Buffer.alloc(0), st);
+    if (size === 0) return fn(Buffer.alloc(0), st, fd);
     const mapped = Math.ceil(size / native.pageSize) * native.pageSize;
     const region = new native.Region(mapped, path);
     try {
       region.mapFile(fd, 0, mapped, false);
-      return fn(Buffer.from(region.buffer(mapped)).subarray(0, size), st);
+      return fn(Buffer.from(region.buffer(mapped)).subarray(0, size), st, fd);
     } finally {
       region.release();
     }
@@ -112,19 +117,25 @@ function findMarkers(bytes: Buffer, end: number, onProgress?: (scanned: number) 
 export function inspectFile(path: string, onProgress?: (scanned: number, total: number) => void): FileReport {
   const abs = nodePath.resolve(path);
   const firstId = parseSegmentName(nodePath.basename(abs));
-  return withFileBytes(abs, (bytes, st) => {
+  return withFileBytes(abs, (bytes, st, fd) => {
     const fileSize = bytes.length;
     const recover = firstId === undefined ? recoverWithMagic : frameRecovery;
-    const byBytes = recover(fileSize, bytes, MAGIC_TAIL);
-    const control = readControl(abs, { dev: st.dev, ino: st.ino }) ?? null;
+    const identity = { dev: st.dev, ino: st.ino };
+    const read = readControl(abs, identity);
+    const control = read?.info ?? null;
     const writable = (Number(st.mode) & 0o222) !== 0;
-    // As an open for writing does: a crashed writer's committed size repairs a torn tail.
-    const r: RecoveryResult = writable && control?.valid && control.state === 'Writing'
-      ? applyCommitted(byBytes, control.committed, bytes) : byBytes;
+    // As an open does: the bytes, what a reboot leaves proven, a crashed writer's committed size.
+    const context = recoveryContext(fd, abs, bytes, fileSize);
+    const boot = currentBootId();
+    const durable = readSlots(fd, abs).map((s) => ({
+      seq: s.seq, size: s.durable, thisBoot: s.boot.equals(boot), checksOut: slotChecksOut(s, bytes, fileSize),
+    }));
+    const r = recoverAtOpen(recover, fileSize, bytes, context, writable ? read?.bytes : undefined, identity);
     const finished = isFinished(r);
     const failed = r.kind === RecoveryKind.Corrupted || r.kind === RecoveryKind.Panic;
     const live = control?.valid === true && control.state === 'Writing' && control.alive;
-    const tornBytes = failed || finished || (r.kind === RecoveryKind.Tail && !r.fromControlBlock) ? 0 : Math.max(0, r.end - r.tail);
+    const tornBytes = failed || finished || (r.kind === RecoveryKind.Tail && !r.fromControlBlock && !r.fromDurable)
+      ? 0 : Math.max(0, r.end - r.tail);
     let size = finished ? r.checkpoint : failed || r.kind === RecoveryKind.Empty ? 0 : r.tail;
     if (live && control.published + 8 <= fileSize) size = control.published;
     const status: FileStatus = finished ? 'finished' : live ? 'writing' : failed ? 'corrupted'
@@ -141,11 +152,14 @@ export function inspectFile(path: string, onProgress?: (scanned: number, total: 
         checkpoint: r.checkpoint,
         end: r.end,
         fromControlBlock: r.fromControlBlock === true,
+        fromDurable: r.fromDurable === true,
+        afterReboot: context.hint.afterReboot,
         ...(r.error ? { error: r.error.message } : {}),
       },
       tornBytes,
       opensAs: failed ? 'ERR_AOF_CORRUPTED' : finished || !writable ? 'read-only' : 'writable',
       control,
+      durable,
       markers: findMarkers(bytes, r.end, onProgress && ((n) => onProgress(n, fileSize))),
     };
     if (firstId !== undefined) {

@@ -471,6 +471,9 @@ export class Log implements AsyncDisposable {
   /** Seals the active segment (in the background) and starts the next (`next`: already opened for it). */
   #roll(next?: AOF): void {
     const sealed = this.#active;
+    // `sync: true`: the records of this append that went into the segment being sealed are
+    // durable when the append returns, not when the seal ends.
+    if (this.#options.sync) sealed.aof.syncSync();
     this.#startSegment(sealed.lastId + 1, next);
     const job = sealed.aof.finish().finally(() => this.#sealing.delete(job));
     job.catch(() => {

@@ -35,14 +35,21 @@ import {
  * is damage, Corrupted and never a silent cut, when a whole write checks out further on, or when
  * the frame headers chain exactly to a clean tail magic (that write was complete: a torn one
  * never has its tail magic after it).
+ *
+ * After a reboot (`hint.afterReboot`) pages past the last durable flush may have reached the disk
+ * in any order or not at all, so a whole write after a bad frame proves nothing: the content ends
+ * after the last whole write that checks out, wherever the next frame fails. Only a bad frame
+ * before the proven durable size (`hint.durable`) is damage.
  */
-export const frameRecovery: RecoveryFunc = (fileSize, data, magic) => {
+export const frameRecovery: RecoveryFunc = (fileSize, data, magic, hint) => {
   const r = cleanTail(fileSize, data, magic) ?? recoverWithMagic(fileSize, data, magic);
-  if (r.kind === RecoveryKind.Empty || r.kind === RecoveryKind.Panic || isFinished(r)) return r;
+  if (r.kind === RecoveryKind.Panic || isFinished(r)) return r;
+  if (r.kind === RecoveryKind.Empty && !hint?.afterReboot) return r;
   const buf = Buffer.from(data.buffer, data.byteOffset, fileSize);
   // Frames may end in zero bytes (padding, an index of 0, a payload of zeros): scan the whole
   // file, not only up to the last non-zero byte.
   const whole = checkedEnd(buf, 0, fileSize, 0);
+  if (hint?.afterReboot) return afterReboot(r, whole, hint.durable);
   if (r.kind === RecoveryKind.Tail && whole === r.tail) return r;
   const damaged = wholeWriteAfter(buf, whole, Math.max(r.end, whole));
   const complete = r.kind === RecoveryKind.Tail && chainFrames(buf, r.tail).end === r.tail;
@@ -54,6 +61,17 @@ export const frameRecovery: RecoveryFunc = (fileSize, data, magic) => {
   const torn: RecoveryResult = { kind: RecoveryKind.Tail, tail: whole, checkpoint: -1, end: r.end, fileSize };
   return torn;
 };
+
+/** frameRecovery after a reboot: the whole writes that check out, unless one fails before `durable`. */
+function afterReboot(r: RecoveryResult, whole: number, durable: number | undefined): RecoveryResult {
+  const { end, fileSize } = r;
+  if (durable !== undefined && whole < durable) {
+    const error = new Error(`the frame at offset ${whole} does not check out, though a durable flush covered ` +
+      `the segment up to offset ${durable}`);
+    return { kind: RecoveryKind.Corrupted, tail: whole, checkpoint: -1, end, fileSize, error };
+  }
+  return { kind: whole === 0 ? RecoveryKind.Empty : RecoveryKind.Tail, tail: whole, checkpoint: -1, end, fileSize };
+}
 
 /**
  * The Tail result when the last non-zero bytes are the tail magic, without the search for an

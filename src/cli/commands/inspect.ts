@@ -59,6 +59,7 @@ function recoveryText(r: FileReport['recovery']): string {
   if (r.checkpoint >= 0) parts.push(`checkpoint at ${r.checkpoint}`);
   parts.push(`last non-zero byte ${r.end > 0 ? r.end - 1 : 'none'}`);
   if (r.fromControlBlock) parts.push("the crashed writer's committed size");
+  if (r.afterReboot) parts.push(r.fromDurable ? 'after a reboot: cut to the last durable flush' : 'after a reboot');
   if (r.error) parts.push(r.error);
   return parts.join(', ');
 }
@@ -83,6 +84,8 @@ export function fileText(f: FileReport): string {
     ['opens as', opens],
     ['recovery', recoveryText(f.recovery)],
     ['control', control],
+    ['durable', f.durable.length === 0 ? 'no durable flush recorded'
+      : f.durable.map((d) => `${d.size} (flush ${d.seq}, ${d.thisBoot ? 'this boot' : 'an earlier boot'}${d.checksOut ? '' : ', does not check out'})`).join('; ')],
     ['markers', markers],
   ];
   if (f.segment) pairs.push(['records', recordsText(f.segment.firstId, f.segment.records)]);
