@@ -10,11 +10,15 @@
 //   fs     a bare node:http server that collects the body, fs.writeSync()s it to a plain file and
 //          answers the same JSON: what the same request costs with a write(2) per append
 //   noop   the same bare server without the write: the HTTP floor
+// and, on the aof server, POST /streams/bench-sync?sync=1 (each append durable before it is answered:
+// `await aof.sync()`, group commit across the concurrent requests) against POST
+// /streams/bench-nosync, the same raw stream without sync, at BENCH_SERVICE_SYNC_CONNECTIONS.
 //
 // Environment:
 //   BENCH_SERVICE_SECONDS       seconds per autocannon run                  (default 2; plus 1 s warm-up per server)
 //   BENCH_SERVICE_ROUNDS        rounds over every row (median reported)     (default 3)
 //   BENCH_SERVICE_CONNECTIONS   comma-separated connection counts           (default 10,50)
+//   BENCH_SERVICE_SYNC_CONNECTIONS  connection counts of the ?sync=1 rows    (default 64)
 //   BENCH_SERVICE_BODY          body bytes per POST                         (default 100)
 //   BENCH_FANOUT_SUBSCRIBERS    SSE subscribers                             (default 100)
 //   BENCH_FANOUT_RATE           appends/s the writer posts                  (default 200)
@@ -78,6 +82,7 @@ async function main() {
   const SECONDS = envInt('BENCH_SERVICE_SECONDS', 2);
   const ROUNDS = envInt('BENCH_SERVICE_ROUNDS', 3);
   const CONNECTIONS = (process.env.BENCH_SERVICE_CONNECTIONS || '10,50').split(',').map((s) => Number(s.trim()));
+  const SYNC_CONNECTIONS = (process.env.BENCH_SERVICE_SYNC_CONNECTIONS || '64').split(',').map((s) => Number(s.trim()));
   const BODY = envInt('BENCH_SERVICE_BODY', 100);
   const SUBSCRIBERS = envInt('BENCH_FANOUT_SUBSCRIBERS', 100);
   const RATE = envInt('BENCH_FANOUT_RATE', 200);
@@ -104,10 +109,16 @@ async function main() {
       servers[kind] = await startServer(kind, serverDir);
     }
     // autocannon's own percentiles have 1 ms resolution: keep every response time (ms, float) instead.
+    // The ?sync=1 rows go to the aof server, each to its own stream.
+    const syncKinds = { nosync: { server: 'aof', path: '/streams/bench-nosync', label: 'raw stream, no sync' },
+      sync: { server: 'aof', path: '/streams/bench-sync?sync=1', label: 'raw stream, ?sync=1' } };
+    const target = (kind) => (syncKinds[kind] ? `${servers.aof.url}${syncKinds[kind].path}` : `${servers[kind].url}/streams/bench`);
+    const serverOf = (kind) => servers[syncKinds[kind]?.server ?? kind];
+    const flushCount = async () => (await getJson(`${servers.aof.url}/stats`)).stats.flushes.count;
     const run = (kind, connections, duration) => new Promise((resolve, reject) => {
       const times = [];
       const instance = autocannon({
-        url: `${servers[kind].url}/streams/bench`, method: 'POST', body, connections, duration, pipelining: 1,
+        url: target(kind), method: 'POST', body, connections, duration, pipelining: 1,
         headers: { 'content-type': 'application/octet-stream' },
       }, (err, result) => (err ? reject(err) : resolve({ result, times })));
       instance.on('response', (_client, status, _bytes, ms) => {
@@ -116,8 +127,9 @@ async function main() {
     });
     try {
       for (const kind of kinds) await run(kind, 10, 1); // warm-up
+      for (const kind of Object.keys(syncKinds)) await run(kind, 10, 1);
       const runs = {};
-      const acknowledged = { aof: 0, fs: 0, noop: 0 };
+      const acknowledged = { aof: 0, fs: 0, noop: 0, nosync: 0, sync: 0 };
       // Rounds interleave the servers, so a slow moment of the VM does not land on one row only.
       for (let round = 0; round < ROUNDS; round++) {
         for (const connections of CONNECTIONS) {
@@ -130,6 +142,24 @@ async function main() {
             (runs[`${kind}:${connections}`] ??= []).push({
               rate: result['2xx'] / (result.duration || SECONDS), p50: percentile(times, 50), p99: percentile(times, 99),
               max: times.at(-1) ?? NaN, errors: result.non2xx + result.errors + result.timeouts, cpuUs: (cpu / Math.max(result['2xx'], 1)) * 1e6,
+            });
+          }
+        }
+        for (const connections of SYNC_CONNECTIONS) {
+          for (const kind of Object.keys(syncKinds)) {
+            const pid = serverOf(kind).child.pid;
+            const cpu0 = cpuSeconds(pid);
+            const flushes0 = await flushCount();
+            const { result, times } = await run(kind, connections, SECONDS);
+            const flushes = (await flushCount()) - flushes0;
+            const cpu = cpuSeconds(pid) - cpu0;
+            const seconds = result.duration || SECONDS;
+            acknowledged[kind] += result['2xx'];
+            times.sort((a, b) => a - b);
+            (runs[`${kind}:${connections}`] ??= []).push({
+              rate: result['2xx'] / seconds, p50: percentile(times, 50), p99: percentile(times, 99),
+              max: times.at(-1) ?? NaN, errors: result.non2xx + result.errors + result.timeouts, cpuUs: (cpu / Math.max(result['2xx'], 1)) * 1e6,
+              flushRate: flushes / seconds, perFlush: flushes ? result['2xx'] / flushes : NaN,
             });
           }
         }
@@ -159,6 +189,38 @@ async function main() {
       out('fs: a bare node:http server doing fs.writeSync per request; noop: the same without the write. server CPU: the');
       out('server process\'s user + system time during the run (/proc, 10 ms ticks) per answered append, median of the rounds.');
       out(`stream check: ${size} bytes in the aof stream ≥ ${acknowledged.aof} acknowledged appends × ${BODY} bytes`);
+
+      // ?sync=1 against the same raw stream without it.
+      const checks = [];
+      for (const kind of Object.keys(syncKinds)) {
+        const name = syncKinds[kind].path.split('?')[0].slice('/streams/'.length);
+        const bytes = streams.find((s) => s.name === name)?.size ?? 0;
+        if (bytes < acknowledged[kind] * BODY || bytes % BODY !== 0) {
+          throw new Error(`stream ${name} holds ${bytes} bytes, expected ≥ ${acknowledged[kind] * BODY} in whole bodies`);
+        }
+        checks.push(`${bytes} bytes in ${name} ≥ ${acknowledged[kind]} × ${BODY}`);
+      }
+      const syncRows = [];
+      for (const connections of SYNC_CONNECTIONS) {
+        const rawRate = med(runs[`nosync:${connections}`].map((x) => x.rate));
+        for (const kind of Object.keys(syncKinds)) {
+          const r = runs[`${kind}:${connections}`];
+          const rate = med(r.map((x) => x.rate));
+          syncRows.push([syncKinds[kind].label, String(connections), si(rate), `${si(Math.min(...r.map((x) => x.rate)))}..${si(Math.max(...r.map((x) => x.rate)))}`,
+            fmtMs(med(r.map((x) => x.p50))), fmtMs(med(r.map((x) => x.p99))), fmtMs(Math.max(...r.map((x) => x.max))),
+            med(r.map((x) => x.cpuUs)).toFixed(1), si(med(r.map((x) => x.flushRate))), kind === 'sync' ? med(r.map((x) => x.perFlush)).toFixed(1) : '-',
+            String(r.reduce((n, x) => n + x.errors, 0)), `${(rate / rawRate).toFixed(2)}×`]);
+        }
+      }
+      out();
+      out(table(['stream (aof server)', 'connections', 'appends/s', 'min..max', 'p50 ms', 'p99 ms', 'max ms', 'server CPU µs/append', 'flushes/s', 'appends/flush', 'errors', 'vs no sync'], syncRows));
+      out();
+      out('POST /streams/bench-sync?sync=1: the service answers once the append is durable (`await aof.sync()`: one device');
+      out('flush in flight, the requests that arrive meanwhile share the next), against POST /streams/bench-nosync, the same raw');
+      out('stream without sync; rows interleaved with the ones above. flushes/s: the Manager\'s flushes during the run (GET /stats');
+      out('before and after) ÷ seconds; appends/flush: answered appends ÷ those flushes. vs no sync: appends/s ÷ the no-sync row\'s.');
+      out(`stream check: ${checks.join('; ')}`);
+      out(`load average after the POST rows: ${loadAverage()}`);
     } finally {
       for (const kind of kinds) await stopServer(servers[kind]);
     }

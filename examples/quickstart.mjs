@@ -13,7 +13,7 @@ aof.write('{"event":"start"}\n');            // a copy into the mapping: no sysc
 aof.write(Buffer.from('{"event":"tick"}\n'));
 const at = aof.checkpoint();                  // recovery never rolls back past this
 aof.append(64, (ev) => ev.tail.write('{"event":"in-place"}\n')); // fill reserved bytes in place
-await aof.sync();                             // durable: msync + fsync
+await aof.sync();                             // durable: survives a power loss
 
 console.log('size', aof.size, 'checkpoint at', at);
 console.log(aof.view().toString().replace(/[^\x20-\x7e\n]/g, '.'));

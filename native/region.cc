@@ -75,43 +75,41 @@ int Msync(uint8_t* base, size_t offset, size_t length, int flags) {
 }
 
 // Durable slots (docs/format.md, "Durable slots"; src/durability.ts): an extended attribute of
-// the data file holding an 8-byte header (magic "AOFD", u32 version 1) and the newest slots, 48
-// bytes each: u32 CRC-32C of the slot's bytes [4, 48), u32 CRC-32C of the data [previous,
-// durable), u64 sequence number, u64 durable size, u64 previous durable size, 16 bytes boot id.
+// the data file holding a 4-byte header (magic "AOD2") and the two newest slots, 24 bytes each:
+// u32 CRC-32C of the slot's bytes [4, 24), u32 CRC-32C of the content [previous, durable), u32
+// sequence number (wrapping), u32 durable size, u32 previous durable size, u32 boot (the first
+// bytes of the boot id). 52 bytes: small enough for ext4 to keep in the inode (a value in a block
+// of its own made each flush's journal commit write that block too: 182 µs against 146 µs).
 // TypeScript fills a new slot but for its two CRCs; they are computed here, off the event loop.
-constexpr size_t kSlotSize = 48;
-constexpr size_t kSlotsKept = 3;
-constexpr size_t kHeaderSize = 8;
-constexpr uint32_t kSlotsMagic = 0x44464f41;  // "AOFD"
-constexpr uint32_t kSlotsVersion = 1;
+constexpr size_t kSlotSize = 24;
+constexpr size_t kSlotsKept = 2;
+constexpr size_t kHeaderSize = 4;
+constexpr uint32_t kSlotsMagic = 0x32444f41;  // "AOD2"
 
 void PutU32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }  // little-endian hosts only
-uint64_t GetU64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+uint32_t GetU32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+// Sequence numbers wrap: a is newer than b when it is less than 2^31 ahead (serial arithmetic).
+bool Newer(const uint8_t* a, const uint8_t* b) { return static_cast<int32_t>(GetU32(a + 8) - GetU32(b + 8)) > 0; }
 
-// The attribute's value with `slot` added: the kSlotsKept slots with the highest sequence numbers
-// among those already there and the new one. Concurrent flushes (a synchronous one beside an
-// asynchronous one) each add theirs under the file's lock, so none is lost to the other.
+// The attribute's value with `slot` added: the kSlotsKept newest among the slots already there and
+// the new one. Flushes of a file run one at a time (DurableSync holds the file's lock), so when a
+// slot is written the one before it is complete: two are enough. A synchronous flush beside an
+// asynchronous one adds its slot to the other's, never loses it.
 size_t MergeSlots(const uint8_t* old, ssize_t oldLen, const uint8_t* slot, uint8_t* out) {
   const uint8_t* slots[kSlotsKept + 1];
   size_t n = 0;
   slots[n++] = slot;
-  uint32_t magic, version;
-  if (oldLen >= static_cast<ssize_t>(kHeaderSize)) {
-    std::memcpy(&magic, old, 4);
-    std::memcpy(&version, old + 4, 4);
-    if (magic == kSlotsMagic && version == kSlotsVersion) {
-      for (size_t at = kHeaderSize; at + kSlotSize <= static_cast<size_t>(oldLen) && n <= kSlotsKept; at += kSlotSize) {
-        if (GetU64(old + at + 8) != GetU64(slot + 8)) slots[n++] = old + at;
-      }
+  if (oldLen >= static_cast<ssize_t>(kHeaderSize) && GetU32(old) == kSlotsMagic) {
+    for (size_t at = kHeaderSize; at + kSlotSize <= static_cast<size_t>(oldLen) && n <= kSlotsKept; at += kSlotSize) {
+      if (GetU32(old + at + 8) != GetU32(slot + 8)) slots[n++] = old + at;
     }
   }
-  // Newest first (insertion sort: at most four).
+  // Newest first (insertion sort: at most three).
   for (size_t i = 1; i < n; i++) {
-    for (size_t j = i; j > 0 && GetU64(slots[j] + 8) > GetU64(slots[j - 1] + 8); j--) std::swap(slots[j], slots[j - 1]);
+    for (size_t j = i; j > 0 && Newer(slots[j], slots[j - 1]); j--) std::swap(slots[j], slots[j - 1]);
   }
   if (n > kSlotsKept) n = kSlotsKept;
   PutU32(out, kSlotsMagic);
-  PutU32(out + 4, kSlotsVersion);
   for (size_t i = 0; i < n; i++) std::memcpy(out + kHeaderSize + i * kSlotSize, slots[i], kSlotSize);
   return kHeaderSize + n * kSlotSize;
 }
@@ -159,7 +157,7 @@ int DurableSync(Reservation* r, int fd, size_t crcFrom, size_t crcTo, uint8_t* s
   return 0;
 }
 
-// The arguments of durableSync: fd, crcFrom, crcTo, then the new slot (a 48-byte Uint8Array) and
+// The arguments of durableSync: fd, crcFrom, crcTo, then the new slot (a 24-byte Uint8Array) and
 // the attribute's name, or null for a flush without a slot.
 struct DurableArgs {
   int fd = -1;
@@ -438,7 +436,7 @@ class Region : public Napi::ObjectWrap<Region> {
       size_t len;
       if (!ArgBytes(info, 3, "slot", &a->slot, &len)) return false;
       if (len != kSlotSize || info.Length() < 5 || !info[4].IsString()) {
-        Napi::RangeError::New(env, "durableSync: a slot is 48 bytes, with the attribute's name").ThrowAsJavaScriptException();
+        Napi::RangeError::New(env, "durableSync: a slot is 24 bytes, with the attribute's name").ThrowAsJavaScriptException();
         return false;
       }
       a->name = info[4].As<Napi::String>().Utf8Value();

@@ -19,7 +19,7 @@ import {
 import { AofError, ErrorCode, closed, readOnly } from './errors.js';
 import { FileState } from './file-state.js';
 import type { Geometry } from './geometry.js';
-import { DurableFlusher, recoverAtOpen, recoveryContext } from './durability.js';
+import { DurableFlusher, recoverAtOpen, recoveryContext, reportDurable } from './durability.js';
 import { bufferLength, hasTailMagic, pageDown, pageUp, putTailMagic } from './mapping.js';
 import { native, type NativeRegion } from './native.js';
 import {
@@ -241,6 +241,7 @@ export class AOF extends Followable implements AsyncDisposable {
       this.#buf = Buffer.from(region.buffer(bufferLength(capacity, fileSize, 0)));
       if (!anonymous) ctx.stats.counts.activeFileSize += fileSize;
       this.#f.recovery = anonymous ? this.#startAnonymous() : this.#recover(backing.recovery);
+      if (backing.created) this.#f.flusher?.created();
       this.#f.sizeAtOpen = this.#size;
       this.#startControl();
     } catch (e) {
@@ -951,6 +952,7 @@ export class AOF extends Followable implements AsyncDisposable {
     }
     c.chmods++;
     await fsyncAsync(f.fd);
+    reportDurable(f.path, 'file');
     f.flusher = undefined; // everything is durable: nothing left to flush
     // Readers elsewhere reach EOF now that the file is finished on disk; new readers need no block.
     f.control?.setState(ControlState.Finished, this.#size);

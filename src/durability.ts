@@ -18,9 +18,9 @@
  * block (`-shm`) and travel with the file. The machine rebooted since the file was last written
  * when the file was last modified before this boot and its newest slot (if any) is another boot's.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { promisify } from 'node:util';
 import { bootTimeMs, currentBootId } from './boot.js';
 import { crc32c } from './checksum.js';
 import { ControlState, type ControlBytes, type FileIdentity } from './control-block.js';
@@ -29,58 +29,95 @@ import { native, type NativeRegion } from './native.js';
 import { MAGIC_TAIL, RecoveryKind, applyCommitted, type RecoveryFunc, type RecoveryHint, type RecoveryResult } from './recovery.js';
 import { now, type StatsRecorder } from './stats.js';
 
-const fsyncAsync = promisify(fs.fsync);
-const openAsync = promisify(fs.open);
-const closeAsync = promisify(fs.close);
+/**
+ * Published after every step that made something durable: `{ path, kind }`, `kind` `'file'` (the
+ * file's bytes, size and attributes: an fsync) or `'directory'` (its entries: an fsync of the
+ * directory). For tracing, and for the power-loss simulator of the tests, which builds the disk
+ * images a power cut can leave from what was durable when.
+ */
+export const durableChannel = diagnosticsChannel.channel('mmap-aof:durable');
+
+export interface DurableEvent {
+  path: string;
+  kind: 'file' | 'directory';
+}
+
+/** Publishes a {@link DurableEvent} (when anyone listens). */
+export function reportDurable(path: string, kind: DurableEvent['kind']): void {
+  if (durableChannel.hasSubscribers) durableChannel.publish({ path, kind } satisfies DurableEvent);
+}
+
+/** fsync of the file or directory at `path` (a directory: its entries become durable), reported. */
+export function fsyncPath(path: string): void {
+  const fd = fs.openSync(path, fs.constants.O_RDONLY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  reportDurable(path, fs.statSync(path).isDirectory() ? 'directory' : 'file');
+}
+
 
 /** The extended attribute holding a data file's durable slots. */
 export const SLOTS_ATTRIBUTE = 'user.mmap-aof.durable';
 /** Its layout (docs/format.md, "Durable slots"; native/region.cc merges a new slot into it). */
-const HEADER = 8;
-const SLOTS_MAGIC = 0x44464f41; // "AOFD"
-const SLOTS_VERSION = 1;
-const SLOT_SIZE = 48;
-const SLOT = { crc: 0, dataCrc: 4, seq: 8, durable: 16, previous: 24, boot: 32 } as const;
+const HEADER = 4;
+const SLOTS_MAGIC = 0x32444f41; // "AOD2"
+const SLOT_SIZE = 24;
+const SLOT = { crc: 0, dataCrc: 4, seq: 8, durable: 12, previous: 16, boot: 20 } as const;
 
 /** What a durable slot says: after flush `seq`, in boot `boot`, the content was durable up to `durable`. */
 export interface DurableSlot {
+  /** Wrapping (u32): compare with {@link newer}. */
   seq: number;
   durable: number;
   /** The durable size before this flush: `dataCrc` covers the content [previous, durable). */
   previous: number;
   dataCrc: number;
-  boot: Buffer;
+  /** The first 4 bytes of the boot id of the flush. */
+  boot: number;
+}
+
+/** True when sequence number `a` is newer than `b` (they wrap at 2^32: serial arithmetic). */
+function newer(a: number, b: number): boolean {
+  return ((a - b) | 0) > 0;
+}
+
+/** This boot, as a slot names it. */
+function bootTag(): number {
+  return currentBootId().readUInt32LE(0);
 }
 
 /** The slots of the data file `fd` whose own CRC checks out, newest first (their data is not checked here). */
 export function readSlots(fd: number, path: string): DurableSlot[] {
   const value = native.getxattr(fd, SLOTS_ATTRIBUTE, path);
-  if (!value || value.length < HEADER || value.readUInt32LE(0) !== SLOTS_MAGIC || value.readUInt32LE(4) !== SLOTS_VERSION) return [];
+  if (!value || value.length < HEADER || value.readUInt32LE(0) !== SLOTS_MAGIC) return [];
   const found: DurableSlot[] = [];
   for (let at = HEADER; at + SLOT_SIZE <= value.length; at += SLOT_SIZE) {
     const s = value.subarray(at, at + SLOT_SIZE);
     if (s.readUInt32LE(SLOT.crc) !== crc32c(s.subarray(SLOT.dataCrc))) continue;
-    const durable = Number(s.readBigUInt64LE(SLOT.durable));
-    const previous = Number(s.readBigUInt64LE(SLOT.previous));
-    if (previous > durable || durable > Number.MAX_SAFE_INTEGER) continue;
+    const durable = s.readUInt32LE(SLOT.durable);
+    const previous = s.readUInt32LE(SLOT.previous);
+    if (previous > durable) continue;
     found.push({
-      seq: Number(s.readBigUInt64LE(SLOT.seq)),
+      seq: s.readUInt32LE(SLOT.seq),
       durable,
       previous,
       dataCrc: s.readUInt32LE(SLOT.dataCrc),
-      boot: Buffer.from(s.subarray(SLOT.boot, SLOT.boot + 16)),
+      boot: s.readUInt32LE(SLOT.boot),
     });
   }
-  return found.sort((a, b) => b.seq - a.seq);
+  return found.sort((a, b) => (newer(a.seq, b.seq) ? -1 : newer(b.seq, a.seq) ? 1 : 0));
 }
 
 /** A new slot, but for its two CRCs (the durable flush computes them off the event loop). */
 function newSlot(seq: number, durable: number, previous: number): Buffer {
   const s = Buffer.alloc(SLOT_SIZE);
-  s.writeBigUInt64LE(BigInt(seq), SLOT.seq);
-  s.writeBigUInt64LE(BigInt(durable), SLOT.durable);
-  s.writeBigUInt64LE(BigInt(previous), SLOT.previous);
-  currentBootId().copy(s, SLOT.boot);
+  s.writeUInt32LE(seq >>> 0, SLOT.seq);
+  s.writeUInt32LE(durable, SLOT.durable);
+  s.writeUInt32LE(previous, SLOT.previous);
+  s.writeUInt32LE(bootTag(), SLOT.boot);
   return s;
 }
 
@@ -93,7 +130,7 @@ export interface RecoveryContext {
   hint: RecoveryHint;
   /** The newest slot whose data checks out: its size is durable and its bytes are in the file. */
   trusted: DurableSlot | undefined;
-  /** The highest sequence number among the file's slots (0: none): the next flush comes after it. */
+  /** The newest sequence number among the file's slots (0: none): the next flush comes after it. */
   lastSeq: number;
 }
 
@@ -105,10 +142,10 @@ export interface RecoveryContext {
 export function recoveryContext(fd: number, path: string, data: Uint8Array, fileSize: number): RecoveryContext {
   const slots = readSlots(fd, path);
   const trusted = slots.find((s) => slotChecksOut(s, data, fileSize));
-  const flushedThisBoot = slots[0]?.boot.equals(currentBootId()) ?? false;
+  const flushedThisBoot = slots[0]?.boot === bootTag();
   const afterReboot = !flushedThisBoot && fs.fstatSync(fd).mtimeMs < bootTimeMs();
   const hint: RecoveryHint = afterReboot && trusted ? { afterReboot, durable: trusted.durable } : { afterReboot };
-  return { hint, trusted, lastSeq: slots.reduce((max, s) => Math.max(max, s.seq), 0) };
+  return { hint, trusted, lastSeq: slots[0]?.seq ?? 0 };
 }
 
 /**
@@ -141,7 +178,7 @@ export function recoverAtOpen(
   // A writer that died with the file open left its last committed size: a torn write after it
   // rolls back to there, not to the last checkpoint.
   if (control?.describes(identity) && control.state === ControlState.Writing) r = applyCommitted(r, control.committed, data);
-  return r;
+  return context.hint.afterReboot ? { ...r, afterReboot: true } : r;
 }
 
 /** What a {@link DurableFlusher} needs of its file. */
@@ -171,8 +208,10 @@ interface Waiting {
 /**
  * Durable flushes of one writer's file, with group commit. At most one asynchronous flush runs at
  * a time; requests that come while it runs and need more than it covers wait together for the
- * next one. A synchronous flush (flushSync/syncSync) runs at once (the addon serialises it with
- * the asynchronous one, and each adds its slot to the others').
+ * next one. A flush starts from a microtask, not from the request: the callers that resume in the
+ * same turn (all those the last flush answered, say) write and ask first, and ride it too. A
+ * synchronous flush (flushSync/syncSync) runs at once (the addon serialises it with the
+ * asynchronous one, and each adds its slot to the other's).
  */
 export class DurableFlusher {
   readonly #t: FlushTarget;
@@ -180,17 +219,26 @@ export class DurableFlusher {
   #durable: number;
   #nextSeq: number;
   #running: Flush | undefined;
+  /** The requests the next flush answers. */
   #waiting: Waiting | undefined;
+  /** A microtask will start the next flush. */
+  #kickQueued = false;
+  readonly #kick = (): void => {
+    this.#kickQueued = false;
+    const w = this.#waiting;
+    if (!w || this.#running) return; // a running flush kicks again when it ends
+    this.#waiting = undefined;
+    if (this.#t.size() <= this.#durable) w.resolve();
+    else this.#start().done.then(w.resolve, w.reject);
+  };
   /** False once the filesystem said it keeps no user attributes: flushes without slots. */
   #slots = true;
-  /** The directory still needs an fsync for the file's name (once per writer). */
-  #namePending = true;
 
   constructor(target: FlushTarget, context: RecoveryContext, size: number) {
     this.#t = target;
     const trusted = context.trusted;
     this.#durable = trusted !== undefined && trusted.durable <= size ? trusted.durable : 0;
-    this.#nextSeq = context.lastSeq + 1;
+    this.#nextSeq = (context.lastSeq + 1) >>> 0;
   }
 
   /** Content bytes known durable. */
@@ -213,9 +261,12 @@ export class DurableFlusher {
     const stats = this.#t.stats;
     const start = now();
     let done: Promise<void>;
-    if (this.#running && this.#running.to >= target) done = this.#running.done;
-    else if (!this.#running) done = this.#start().done;
-    else done = (this.#waiting ??= waiting()).promise;
+    if (this.#running && this.#running.to >= target) {
+      done = this.#running.done;
+    } else {
+      done = (this.#waiting ??= waiting()).promise;
+      this.#queueKick();
+    }
     return done.then(() => stats.time('syncs', start), (e: unknown) => {
       stats.counts.syncErrors++;
       throw e;
@@ -231,7 +282,6 @@ export class DurableFlusher {
       const [to, args] = this.#prepare();
       try {
         this.#slotted(this.#t.region.durableSync(...args));
-        if (this.#namePending) this.#syncNameNow();
       } catch (e) {
         stats.counts.flushErrors++;
         throw e;
@@ -250,7 +300,8 @@ export class DurableFlusher {
     const t = this.#t;
     const to = t.size();
     const from = this.#durable;
-    const slot = this.#slots ? newSlot(this.#nextSeq++, to, from) : null;
+    const slot = this.#slots ? newSlot(this.#nextSeq, to, from) : null;
+    this.#nextSeq = (this.#nextSeq + 1) >>> 0;
     return [to, [t.fd, from, to, slot, SLOTS_ATTRIBUTE]];
   }
 
@@ -266,20 +317,21 @@ export class DurableFlusher {
       to,
       done: this.#t.stats.timed('flushes', 'flushErrors', async () => {
         this.#slotted(await this.#t.region.durableSyncAsync(...args));
-        if (this.#namePending) await this.#syncName();
       }).then(() => this.#completed(to)),
     };
     this.#running = flush;
     const next = (): void => {
       this.#running = undefined;
-      const w = this.#waiting;
-      this.#waiting = undefined;
-      if (!w) return;
-      if (this.#t.size() <= this.#durable) w.resolve();
-      else this.#start().done.then(w.resolve, w.reject);
+      if (this.#waiting) this.#queueKick();
     };
     flush.done.then(next, next);
     return flush;
+  }
+
+  #queueKick(): void {
+    if (this.#kickQueued) return;
+    this.#kickQueued = true;
+    queueMicrotask(this.#kick);
   }
 
   #slotted(stored: boolean): void {
@@ -287,33 +339,22 @@ export class DurableFlusher {
   }
 
   #completed(to: number): void {
+    reportDurable(this.#t.path, 'file');
     this.#t.afterFlush();
     if (to > this.#durable) this.#durable = to;
   }
 
   /**
-   * Once per writer, after its first durable flush: an fsync of the directory, so the file's name
-   * is as durable as its bytes (a file created, or its creation never synced, could otherwise
-   * vanish in a power loss). One more device flush, once per file and writer.
+   * For a file this writer created: its first slot (nothing durable yet), then its name. From
+   * then on recovery after a power loss finds the file marked as one whose durable size is
+   * recorded, and keeps no byte no flush proved: without a slot it could only trust the bytes (as
+   * for a file another program wrote). Two device flushes, once per file.
    */
-  async #syncName(): Promise<void> {
-    const dir = await openAsync(nodePath.dirname(this.#t.path), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      await fsyncAsync(dir);
-    } finally {
-      await closeAsync(dir);
-    }
-    this.#namePending = false;
-  }
-
-  #syncNameNow(): void {
-    const dir = fs.openSync(nodePath.dirname(this.#t.path), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      fs.fsyncSync(dir);
-    } finally {
-      fs.closeSync(dir);
-    }
-    this.#namePending = false;
+  created(): void {
+    this.#slotted(this.#t.region.durableSync(this.#t.fd, 0, 0, newSlot(this.#nextSeq, 0, 0), SLOTS_ATTRIBUTE));
+    this.#nextSeq = (this.#nextSeq + 1) >>> 0;
+    reportDurable(this.#t.path, 'file');
+    fsyncPath(nodePath.dirname(this.#t.path));
   }
 }
 

@@ -12,6 +12,7 @@ export {
   RecoveryKind,
   recoverWithMagic,
   type RecoveryFunc,
+  type RecoveryHint,
   type RecoveryResult,
 } from './recovery.js';
 export type { Stats, TimeCounter } from './stats.js';

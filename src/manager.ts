@@ -47,7 +47,10 @@ export interface ManagerOptions {
   growAhead?: boolean;
   /** Headroom in bytes below which growth ahead starts (default: half the file's growth step). */
   growThreshold?: number;
-  /** Flush (async msync) files with unflushed writes every this many ms (default 1000; 0: never). */
+  /**
+   * Durable flush (`aof.flush()`) of files with writes not yet durable every this many ms (default
+   * 1000; 0: never): a power loss then costs at most about this much of what was written.
+   */
   flushIntervalMs?: number;
   /**
    * Keep a control block (`<file>-shm`) next to every file opened for writing (default true):

@@ -43,7 +43,7 @@ export interface DestinationOptions {
    */
   geometry?: Geometry;
   /**
-   * `aof.syncSync()` (msync + fsync) after every line, like sonic-boom's `fsync: true`: every line
+   * `aof.syncSync()` (a durable flush) after every line, like sonic-boom's `fsync: true`: every line
    * survives a power loss, at the cost of two syscalls and a disk flush per line. Default false.
    */
   fsync?: boolean;

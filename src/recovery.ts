@@ -48,6 +48,8 @@ export interface RecoveryResult {
    * and the content was cut back to what its last durable flush proved (`RecoveryHint.durable`).
    */
   fromDurable?: boolean;
+  /** True when the machine rebooted since the file was last written (set by the open that recovered it). */
+  afterReboot?: boolean;
 }
 
 /**

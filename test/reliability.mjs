@@ -10,6 +10,7 @@ const LONG = {
   AOF_FUZZ_CASES: '100000', // corruption fuzzing, cases over all targets
   AOF_DISKFULL_ROUNDS: '50', // disk full: fill / free rounds per target
   AOF_SOAK_SECONDS: '600', // soak: a writer and 4 tailers
+  AOF_POWERLOSS_IMAGES: '100000', // power-loss simulator: crash images over all workloads
 };
 
 const FILES = [
@@ -21,6 +22,7 @@ const FILES = [
   'test/stale-view.test.ts',
   'test/bad-input.test.ts',
   'test/soak.test.ts',
+  'test/power-loss.test.ts',
 ];
 
 const env = { ...process.env };

@@ -126,9 +126,9 @@ export function inspectFile(path: string, onProgress?: (scanned: number, total: 
     const writable = (Number(st.mode) & 0o222) !== 0;
     // As an open does: the bytes, what a reboot leaves proven, a crashed writer's committed size.
     const context = recoveryContext(fd, abs, bytes, fileSize);
-    const boot = currentBootId();
+    const boot = currentBootId().readUInt32LE(0);
     const durable = readSlots(fd, abs).map((s) => ({
-      seq: s.seq, size: s.durable, thisBoot: s.boot.equals(boot), checksOut: slotChecksOut(s, bytes, fileSize),
+      seq: s.seq, size: s.durable, thisBoot: s.boot === boot, checksOut: slotChecksOut(s, bytes, fileSize),
     }));
     const r = recoverAtOpen(recover, fileSize, bytes, context, writable ? read?.bytes : undefined, identity);
     const finished = isFinished(r);

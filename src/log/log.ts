@@ -36,13 +36,17 @@ import type { ReaderOptions } from '../reader.js';
 import { followLog, type LogReader, type LogRecord } from './log-reader.js';
 import { Segment, frameRecovery } from './segment.js';
 import { listSegmentIds, segmentName } from './segment-files.js';
+import { fsyncPath } from '../durability.js';
 
 export interface LogOptions {
   /** Roll to a new segment once one holds this many bytes (default 64 MiB). */
   segmentSize?: number;
   /** Larger records are refused with ERR_AOF_RECORD_TOO_BIG (default 1 MiB). */
   maxRecordSize?: number;
-  /** Make every append durable before it returns (msync + fsync; default false). */
+  /**
+   * Make every append durable before it returns (a durable flush on the calling thread; default
+   * false). Many concurrent appenders do better with `await log.sync()`, which shares flushes.
+   */
   sync?: boolean;
   /** The id of the first record of a new log (default 1). */
   firstId?: number;
@@ -330,7 +334,10 @@ export class Log implements AsyncDisposable {
     });
   }
 
-  /** Makes every appended record durable (msync + fsync of the active segment). */
+  /**
+   * Makes every appended record durable: waits for segment seals in flight, then a durable flush
+   * of the active segment, shared with every other request that comes before it starts.
+   */
   async sync(): Promise<void> {
     this.#checkOpen();
     await Promise.all([...this.#sealing]);
@@ -401,19 +408,38 @@ export class Log implements AsyncDisposable {
     } else {
       this.#firstId = this.#firstIds[0]!;
       await this.#dropOpenedAhead();
-      // A segment before the last one that is not finished: a crash came between the roll and
-      // the end of its seal. Seal it now.
-      for (const firstId of this.#firstIds.slice(0, -1)) {
-        if ((fs.statSync(this.#path(segmentName(firstId))).mode & 0o222) !== 0) {
-          // Opening completes a seal that got as far as the truncate (it only lacked the chmod).
-          const aof = this.#manager.open(segmentName(firstId), this.#geometry, frameRecovery);
-          if (aof.state !== FileState.EOF) await aof.finish();
-          await aof.close();
-        }
-      }
+      await this.#sealUnsealed();
       await this.#openLast();
     }
     if (intent) await this.#withIntent(intent, () => (intent.op === 'truncate' ? this.#truncate(intent.id) : this.#trim(intent.id)));
+  }
+
+  /**
+   * A segment before the last one that is not finished: a crash came between the roll and the end
+   * of its seal. Seal it now. After a power loss it may also have lost its last records (the pages
+   * written after the last sync; a sync seals it first): the segments after it then continue ids it
+   * no longer holds, so they go (newest first, then the directory is synced) and it stays the
+   * active one. Nothing that was made durable is in them.
+   */
+  async #sealUnsealed(): Promise<void> {
+    const ids = this.#firstIds;
+    for (let i = 0; i < ids.length - 1; i++) {
+      const name = segmentName(ids[i]!);
+      if ((fs.statSync(this.#path(name)).mode & 0o222) === 0) continue;
+      // Opening completes a seal that got as far as the truncate (it only lacked the chmod).
+      const aof = this.#manager.open(name, this.#geometry, frameRecovery);
+      try {
+        if (aof.state === FileState.EOF) continue;
+        if (aof.recovery.afterReboot && Segment.active(ids[i]!, aof).lastId < ids[i + 1]! - 1) {
+          while (this.#firstIds.length > i + 1) this.#removeFiles(segmentName(this.#firstIds.pop()!));
+          this.#syncDir();
+          return;
+        }
+        await aof.finish();
+      } finally {
+        await aof.close();
+      }
+    }
   }
 
   /**
@@ -589,12 +615,7 @@ export class Log implements AsyncDisposable {
     }
     const path = this.#path(INTENT);
     fs.writeFileSync(`${path}.tmp`, JSON.stringify(intent));
-    const fd = fs.openSync(`${path}.tmp`, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fsyncPath(`${path}.tmp`);
     fs.renameSync(`${path}.tmp`, path);
     this.#syncDir();
     await run();
@@ -622,12 +643,6 @@ export class Log implements AsyncDisposable {
   }
 
   #syncDir(): void {
-    if (this.#dir === undefined) return;
-    const fd = fs.openSync(this.#dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    if (this.#dir !== undefined) fsyncPath(this.#dir);
   }
 }
