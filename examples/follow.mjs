@@ -21,7 +21,7 @@ if (isMainThread) {
   console.log('reader got:', await new Promise((resolve) => worker.once('message', resolve)));
   await manager.close();
 } else {
-  const reader = openReader(workerData, { wake: 'futex' });
+  const reader = openReader(workerData); // wakes by the doorbell (inotify on the -shm)
   parentPort.postMessage('following');
   let text = '';
   for await (const ev of reader.tail({ from: 0 })) text += ev.tail.toString();

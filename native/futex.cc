@@ -12,6 +12,7 @@
 #include "common.h"
 
 #include <linux/futex.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <atomic>
@@ -233,6 +234,45 @@ class FutexWaiter : public Napi::ObjectWrap<FutexWaiter> {
   bool inCleanup_ = false;
 };
 
+// A reader counted in a shared word as asleep (the control block's doorbell count: the writer
+// rings the doorbell only while it is not zero). new SleeperMark(bytes, byteOffset) adds one;
+// release() takes it back, once. So do the finalizer and the environment's teardown: a reader
+// collected, or in a worker that is terminated, is never left counted (JS cannot run then).
+class SleeperMark : public Napi::ObjectWrap<SleeperMark> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "SleeperMark", {InstanceMethod<&SleeperMark::Release>("release")});
+  }
+
+  explicit SleeperMark(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SleeperMark>(info) {
+    word_ = Word32At(info, 0, 1);
+    if (word_ == nullptr) return;
+    memory_ = Napi::Persistent(info[0].As<Napi::Uint8Array>().ArrayBuffer());
+    __atomic_fetch_add(word_, 1, __ATOMIC_SEQ_CST);
+    napi_add_env_cleanup_hook(info.Env(), &SleeperMark::Cleanup, this);
+  }
+
+  ~SleeperMark() override { Drop(true); }
+
+ private:
+  static void Cleanup(void* self) { static_cast<SleeperMark*>(self)->Drop(false); }
+
+  void Drop(bool removeHook) {
+    if (word_ == nullptr) return;
+    __atomic_fetch_sub(word_, 1, __ATOMIC_SEQ_CST);
+    word_ = nullptr;
+    if (removeHook) napi_remove_env_cleanup_hook(Env(), &SleeperMark::Cleanup, this);
+  }
+
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    Drop(true);
+    return info.Env().Undefined();
+  }
+
+  uint32_t* word_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> memory_;
+};
+
 }  // namespace
 
 // futexWake(bytes, byteOffset): wakes every process and thread sleeping on the word; returns how many.
@@ -247,9 +287,58 @@ static Napi::Value FutexWake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// futexNap(bytes, seqOffset, waitersOffset, expected, timeoutNs): counts this thread as a waiter,
+// sleeps on the sequence word while it holds `expected`, at most timeoutNs, and takes the count
+// back, all in one call (no JS runs in between, so a terminated worker cannot leave it counted).
+// It blocks the event loop: JS bounds timeoutNs. True when the word moved or a wake came, false on
+// timeout. 'adaptive' naps with it until just before the next event is due; an early event wakes it.
+static Napi::Value FutexNap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t* seq = Word32At(info, 0, 1);
+  if (seq == nullptr) return env.Undefined();
+  uint32_t* waiters = Word32At(info, 0, 2);
+  if (waiters == nullptr) return env.Undefined();
+  if (info.Length() < 5 || !info[3].IsNumber() || !info[4].IsNumber()) {
+    Napi::TypeError::New(env, "expected numbers for expected and timeoutNs").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t expected = info[3].As<Napi::Number>().Uint32Value();
+  int64_t ns = info[4].As<Napi::Number>().Int64Value();
+  if (ns < 0) ns = 0;
+  struct timespec ts = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  __atomic_fetch_add(waiters, 1, __ATOMIC_SEQ_CST);
+  long r = Futex(seq, FUTEX_WAIT, expected, &ts);
+  int err = errno;
+  __atomic_fetch_sub(waiters, 1, __ATOMIC_SEQ_CST);
+  if (r == 0 || err == EAGAIN || err == EINTR) return Napi::Boolean::New(env, true);
+  if (err == ETIMEDOUT) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, err, "futex", std::string());
+  return env.Undefined();
+}
+
+// setTimerSlack(ns): this thread's timer slack (prctl PR_SET_TIMERSLACK; Linux rounds every
+// timed sleep of a normal thread up by it, 50 µs by default). Returns the previous value.
+static Napi::Value SetTimerSlack(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "expected a number of nanoseconds").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int before = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+  int64_t ns = info[0].As<Napi::Number>().Int64Value();
+  if (prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(ns < 1 ? 1 : ns), 0, 0, 0) != 0) {
+    ThrowErrno(env, errno, "prctl", std::string());
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, before);
+}
+
 void InitFutex(Napi::Env env, Napi::Object exports) {
+  exports.Set("futexNap", Napi::Function::New(env, FutexNap, "futexNap"));
+  exports.Set("setTimerSlack", Napi::Function::New(env, SetTimerSlack, "setTimerSlack"));
   exports.Set("FutexWaiter", FutexWaiter::Define(env));
   exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
+  exports.Set("SleeperMark", SleeperMark::Define(env));
 }
 
 }  // namespace aof

@@ -27,6 +27,8 @@
  * | 80 | 4 | state (see {@link ControlState}) |
  * | 84 | 4 | wake sequence: +1 per publish; the futex word |
  * | 88 | 4 | waiters: readers sleeping on the futex word |
+ * | 92 | 4 | doorbell sleepers: readers waiting for the doorbell (an inotify watch on this file) |
+ * | 96 | 1 | the doorbell: the writer rewrites this zero byte with pwrite(2), which inotify reports |
  *
  * Nothing in it outlives a reboot: what a power loss leaves durable is recorded on the data file
  * itself (src/durability.ts).
@@ -35,7 +37,7 @@ import * as fs from 'node:fs';
 import { currentBootId } from './boot.js';
 import { crc32c } from './checksum.js';
 import { ErrorCode } from './errors.js';
-import { native, type NativeRegion } from './native.js';
+import { native, type NativeRegion, type NativeSleeperMark } from './native.js';
 import { hasSystemCode, systemErrorCode } from './system-errors.js';
 
 export const CONTROL_SUFFIX = '-shm';
@@ -56,7 +58,10 @@ const OFF = {
   state: 80,
   seq: 84,
   waiters: 88,
+  doorbells: 92,
+  doorbell: 96,
 } as const;
+const ZERO_BYTE = Buffer.alloc(1);
 
 const CRC_FROM = 16;
 const CRC_TO = 64;
@@ -298,18 +303,38 @@ export class ControlBlock extends ControlBytes {
   static readonly WAITERS_OFFSET = OFF.waiters;
 
   /**
+   * Counts a reader as waiting for the doorbell until the mark is released: the writer rings it
+   * (one pwrite) at most once per turn while any reader waits. A reader that cannot write the
+   * block cannot be counted: undefined (it polls).
+   */
+  markDoorbellSleeper(): NativeSleeperMark | undefined {
+    return this.writable ? new native.SleeperMark(this.bytes, OFF.doorbells) : undefined;
+  }
+
+  /**
    * Makes `size` visible to readers and bumps the sequence word. Returns true when a reader sleeps
    * on it: then {@link wake} is needed (a syscall, so the caller decides when).
    */
   publishSize(size: number): boolean {
     Atomics.store(this.words, PUBLISHED_WORD, size);
     Atomics.add(this.words, OFF.seq / 4, 1);
-    return Atomics.load(this.words, OFF.waiters / 4) !== 0;
+    return Atomics.load(this.words, OFF.waiters / 4) !== 0 || Atomics.load(this.words, OFF.doorbells / 4) !== 0;
   }
 
-  /** Wakes every reader asleep on the sequence word, in any process. */
+  /**
+   * Wakes every waiting reader, in any process: those asleep on the futex word (a futex wake) and
+   * those waiting for the doorbell (a one-byte pwrite of this file, which inotify delivers to
+   * their event loops). Each only when some reader waits that way.
+   */
   wake(): void {
-    native.futexWake(this.bytes, OFF.seq);
+    if (Atomics.load(this.words, OFF.waiters / 4) !== 0) native.futexWake(this.bytes, OFF.seq);
+    if (Atomics.load(this.words, OFF.doorbells / 4) !== 0) {
+      try {
+        fs.writeSync(this.#fd, ZERO_BYTE, 0, 1, OFF.doorbell);
+      } catch {
+        // The block's file is gone or full: readers notice within a second (maintain) anyway.
+      }
+    }
   }
 
   /** {@link publishSize} and, when a reader sleeps, {@link wake}. */

@@ -60,12 +60,28 @@ export interface NativeFutexWaiter {
   close(): void;
 }
 
+/** A reader counted as asleep in a shared word while it lives (native/futex.cc). */
+export interface NativeSleeperMark {
+  /** Takes the count back (once; the finalizer and a worker's teardown do it too). */
+  release(): void;
+}
+
 export interface NativeBinding {
   FutexWaiter: new (
     bytes: Uint8Array, seqOffset: number, waitersOffset: number, callback: (changed: boolean) => void,
   ) => NativeFutexWaiter;
+  /** Adds one to the u32 word at `byteOffset` of `bytes` until released. */
+  SleeperMark: new (bytes: Uint8Array, byteOffset: number) => NativeSleeperMark;
   /** Wakes every sleeper on the word (any process); returns how many woke. */
   futexWake(bytes: Uint8Array, byteOffset: number): number;
+  /**
+   * Counts this thread in the waiters word, blocks it while the sequence word holds `expected`
+   * (at most `timeoutNs`), takes the count back: true when the word moved or a wake came, false
+   * on timeout.
+   */
+  futexNap(bytes: Uint8Array, seqOffset: number, waitersOffset: number, expected: number, timeoutNs: number): boolean;
+  /** Sets this thread's timer slack (ns); returns the previous one. */
+  setTimerSlack(ns: number): number;
   Region: new (capacity: number, path: string) => NativeRegion;
   pageSize: number;
   /** The largest ArrayBuffer the addon hands out (the largest V8 accepts on Node 20). */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../src/index.js';
 import { native } from '../src/native.js';
@@ -182,6 +183,46 @@ describe('FutexWaiter', () => {
     waiter.close();
     expect(Atomics.load(words, 1), 'no thread counts itself as waiting after close').toBe(0);
     expect(() => waiter.start(0, 10)).toThrow(/closed/);
+  });
+});
+
+describe('futexNap', () => {
+  it('returns false after its timeout and true at once when the word has moved on, counting itself as a waiter only inside the call', () => {
+    const bytes = new Uint8Array(new ArrayBuffer(64));
+    const words = new Int32Array(bytes.buffer);
+    expect(native.futexNap(bytes, 0, 4, 0, 1_000_000)).toBe(false); // 1 ms, nothing came
+    expect(Atomics.load(words, 1)).toBe(0);
+    Atomics.store(words, 0, 7);
+    expect(native.futexNap(bytes, 0, 4, 6, 10e9)).toBe(true); // not the value expected: no sleep
+    expect(Atomics.load(words, 1)).toBe(0);
+    expect(() => native.futexNap(bytes, 2, 4, 0, 1)).toThrow(/aligned/);
+  });
+
+  it('is woken by a futexWake from another thread long before its timeout', async () => {
+    const sab = new SharedArrayBuffer(64);
+    const bytes = new Uint8Array(sab);
+    const words = new Int32Array(sab);
+    // The worker waits until the nap has counted itself, then moves the word on and wakes it.
+    const worker = new Worker(`
+      const { workerData } = require('node:worker_threads');
+      const native = require('node-gyp-build')(workerData.root);
+      const words = new Int32Array(workerData.sab);
+      while (Atomics.load(words, 1) === 0) {}
+      Atomics.add(words, 0, 1);
+      native.futexWake(new Uint8Array(workerData.sab), 0);
+    `, { eval: true, workerData: { sab, root: ROOT } });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    // A 60 s nap: only the wake (or the word already moved on) ends it early.
+    expect(native.futexNap(bytes, 0, 4, 0, 60e9)).toBe(true);
+    expect(Atomics.load(words, 0)).toBe(1);
+    expect(Atomics.load(words, 1)).toBe(0);
+    expect(await exited).toBe(0);
+  });
+
+  it('setTimerSlack sets this thread\'s timer slack and returns the previous one', () => {
+    const before = native.setTimerSlack(1000);
+    expect(native.setTimerSlack(before)).toBe(1000);
+    expect(() => native.setTimerSlack('x' as unknown as number)).toThrow(TypeError);
   });
 });
 

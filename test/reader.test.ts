@@ -250,7 +250,7 @@ function expectAofError(e: unknown, code: string): void {
 // ------------------------------------------------------------------------------------------------
 
 describe('readers in other processes and worker threads', () => {
-  it('three child processes and three worker threads (futex, poll, spin) receive every byte in order at published sizes, across growth, and end at EOF with the writer\'s hash', async () => {
+  it('child processes and worker threads (doorbell, adaptive, futex, poll, spin) receive every byte in order at published sizes, across growth, and end at EOF with the writer\'s hash', async () => {
     const dir = tmpDir('aof-reader-');
     const m = new Manager(dir, { flushIntervalMs: 0 });
     const aof = m.open('s.aof', geometry());
@@ -259,9 +259,13 @@ describe('readers in other processes and worker threads', () => {
       readerProcess({ path: file, options: { wake: 'futex' } }),
       readerProcess({ dir, name: 's.aof', options: { wake: 'poll', interval: 2 } }), // via Manager.follow
       readerProcess({ path: file, options: { wake: 'spin', spinMs: 1 } }),
+      readerProcess({ path: file, options: {} }), // the default: doorbell
+      readerProcess({ path: file, options: { wake: 'adaptive' } }),
       readerWorker({ path: file, options: { wake: 'futex' } }),
       readerWorker({ dir, name: 's.aof', options: { wake: 'poll', interval: 1 } }),
       readerWorker({ path: file, options: { wake: 'spin', spinMs: 1 } }),
+      readerWorker({ path: file, options: { wake: 'doorbell' } }),
+      readerWorker({ path: file, options: { wake: 'adaptive', spinMs: 0.05 } }),
     ];
     const ready = (await Promise.all(readers.map((r) => r.waitFor('ready')))).map((l) => reportData(l));
     for (const r of ready) {
@@ -838,7 +842,7 @@ describe('a stale or missing control block is rebuilt', () => {
 
   // Only root can start a child as another user (uid nobody), which is what leaves the reader
   // without write access to the -shm file.
-  it.skipIf(!isRoot)(skipTitle(isRoot, 'a reader without write access to the -shm (a child as uid nobody, futex asked) still follows the writer to EOF', 'needs root'), async () => { // NOTE: needs root
+  it.skipIf(!isRoot)(skipTitle(isRoot, 'readers without write access to the -shm (children as uid nobody; futex, doorbell, adaptive asked) still follow the writer to EOF', 'needs root'), async () => { // NOTE: needs root
     const dir = tmpDir('aof-reader-');
     fs.chmodSync(dir, 0o755); // nobody may enter, not create
     const m = new Manager(dir, { flushIntervalMs: 0 });
@@ -846,14 +850,20 @@ describe('a stale or missing control block is rebuilt', () => {
     const content = new Content();
     await writeTurns(aof, content, 47, 3, 10 * KiB);
     expect(fs.statSync(shm(aof.path)).mode & 0o777).toBe(0o644);
-    const reader = readerProcess({ path: aof.path, options: { wake: 'futex' } }, { uid: 65534, gid: 65534 });
-    expect(reportData(await reader.waitFor('ready'))).toMatchObject({ size: content.length, writerPid: process.pid });
-    await reached(reader, content.length);
+    // Neither the futex nor the doorbell can count such a reader as waiting: both fall back to polling.
+    const readers = (['futex', 'doorbell', 'adaptive'] as const).map((wake) =>
+      readerProcess({ path: aof.path, options: { wake } }, { uid: 65534, gid: 65534 }));
+    for (const reader of readers) {
+      expect(reportData(await reader.waitFor('ready'))).toMatchObject({ size: content.length, writerPid: process.pid });
+      await reached(reader, content.length);
+    }
     await writeTurns(aof, content, 48, 3, 10 * KiB);
-    await reached(reader, content.length);
+    for (const reader of readers) await reached(reader, content.length);
     await aof.finish();
-    expect(reportData(await reader.waitFor('eof'))).toMatchObject({ length: content.length, sha256: content.sha256(), state: FileState.EOF });
-    await reader.exitedCleanly();
+    for (const reader of readers) {
+      expect(reportData(await reader.waitFor('eof'))).toMatchObject({ length: content.length, sha256: content.sha256(), state: FileState.EOF });
+      await reader.exitedCleanly();
+    }
     await m.close();
   });
 
@@ -867,6 +877,9 @@ describe('a stale or missing control block is rebuilt', () => {
     await using early = openReader(file, { wake: 'futex' }); // follows the block that will be deleted
     const e = collect(early);
     await until(() => e.state.position === content.length, 'the early reader');
+    await using earlyBell = openReader(file); // the doorbell: watches the block that will be deleted
+    const eb = collect(earlyBell);
+    await until(() => eb.state.position === content.length, 'the early doorbell reader');
     const firstBlock = fs.statSync(shm(file)).ino;
 
     // 1. Deleted; no reader opens until the writer's interval has made a new one.
@@ -896,13 +909,15 @@ describe('a stale or missing control block is rebuilt', () => {
     // The early reader's block was deleted long ago: it finds the current one (its futex wait
     // times out every second and checks) and gets everything.
     await until(() => e.state.position === content.length, 'the reader of the first block', 5_000);
+    await until(() => eb.state.position === content.length, 'the doorbell reader of the first block', 5_000);
     await aof.finish();
-    for (const c of [e, l, b]) {
+    for (const c of [e, eb, l, b]) {
       await until(() => c.state.closedWith !== undefined, 'EOF');
       expect(c.state.closedWith).toEqual({ reason: 'eof' });
       expect(c.state.breaks).toBe(0);
     }
     expect(sha256(e.data())).toBe(content.sha256());
+    expect(sha256(eb.data())).toBe(content.sha256());
     expect(sha256(l.data())).toBe(content.sha256(0));
     expect(sha256(b.data())).toBe(content.sha256(0));
     await m.close();
@@ -1000,7 +1015,7 @@ describe('reader lifecycle and errors', () => {
     const aof = m.open('t.aof', geometry());
     aof.write('some bytes');
     await nextTurn();
-    for (const wake of ['futex', 'poll', 'spin'] as const) {
+    for (const wake of ['doorbell', 'adaptive', 'futex', 'poll', 'spin'] as const) {
       const reader = openReader(aof.path, { wake });
       const waiting = reader.tail({ from: reader.size }); // nothing to read: waits
       const pending = waiting.next();
@@ -1174,15 +1189,16 @@ describe('reader lifecycle and errors', () => {
 });
 
 describe('reader processes exit by themselves', () => {
-  it('children and a worker with an active tail (futex, poll, spin) stay alive while the writer is idle, follow its writes, and exit by themselves at EOF without close()', async () => {
+  it('children and workers with an active tail (doorbell, adaptive, futex, poll, spin) stay alive while the writer is idle, follow its writes, and exit by themselves at EOF without close()', async () => {
     const dir = tmpDir('aof-reader-');
     const m = new Manager(dir, { flushIntervalMs: 0 });
     const aof = m.open('x.aof', geometry());
     const content = new Content();
     const readers = [
-      ...(['futex', 'poll', 'spin'] as const).map((wake) =>
+      ...(['doorbell', 'adaptive', 'futex', 'poll', 'spin'] as const).map((wake) =>
         readerProcess({ path: aof.path, options: { wake }, close: false }, { killAfterMs: 15_000 })),
       readerWorker({ path: aof.path, options: { wake: 'futex' }, close: false }),
+      readerWorker({ path: aof.path, options: { wake: 'doorbell' }, close: false }),
     ];
     await Promise.all(readers.map((r) => r.waitFor('ready')));
     for (let round = 0; round < 2; round++) {
@@ -1211,6 +1227,138 @@ describe('reader processes exit by themselves', () => {
     expect(reportData(await child.waitFor('eof'))).toMatchObject({ length: content.length, sha256: content.sha256(), state: FileState.Opened });
     await child.exitedCleanly();
     expect(aof.state).toBe(FileState.Opened);
+    await m.close();
+  });
+});
+
+describe('the doorbell (the default wake)', () => {
+  /** The doorbell count of the control block of `file`: readers waiting for the doorbell now. */
+  function doorbellSleepers(file: string): number {
+    return fs.readFileSync(shm(file)).readUInt32LE(92);
+  }
+
+  it('a reader counts itself only while it follows; the writer rings at most once per turn while one waits, and never while none does', async () => {
+    const dir = tmpDir('aof-reader-');
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('d.aof', geometry());
+    const file = aof.path;
+    // Every ring is a pwrite of the control block, which inotify reports: count them.
+    const rings: number[] = [];
+    let phase = 0;
+    const watcher = fs.watch(shm(file), () => rings.push(phase));
+    try {
+      await using reader = openReader(file);
+      expect(doorbellSleepers(file)).toBe(0); // not following: not waiting
+      const c = collect(reader);
+      expect(doorbellSleepers(file)).toBe(1);
+      const content = new Content();
+      // 12 turns of 20 writes each: at most one ring a turn.
+      phase = 1;
+      for (let turn = 0; turn < 12; turn++) {
+        writeRun(aof, content, 500 + turn, Array.from({ length: 20 }, () => 100));
+        await until(() => c.state.position === content.length, `turn ${turn}`);
+      }
+      const ringing = rings.filter((p) => p === 1).length;
+      expect(ringing).toBeGreaterThanOrEqual(1);
+      expect(ringing).toBeLessThanOrEqual(12);
+
+      // No reader waits: writes ring nothing.
+      await c.tailer.close();
+      expect(doorbellSleepers(file)).toBe(0);
+      phase = 2;
+      for (let turn = 0; turn < 5; turn++) {
+        writeRun(aof, content, 600 + turn, [100, 100]);
+        await nextTurn();
+      }
+      // A reader waits again: the next write rings, and that ring is the first one since.
+      phase = 3;
+      const again = collect(reader, { from: content.length });
+      writeRun(aof, content, 700, [100]);
+      await until(() => rings.includes(3), 'the ring for the reader that waits again');
+      await until(() => again.state.position === content.length, 'that reader');
+      expect(rings.filter((p) => p === 2)).toEqual([]);
+    } finally {
+      watcher.close();
+    }
+    await aof.finish();
+    await m.close();
+  });
+
+  it('a reader closed, or in a worker that is terminated, is no longer counted', async () => {
+    const dir = tmpDir('aof-reader-');
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('w.aof', geometry());
+    const file = aof.path;
+    const workers = [readerWorker({ path: file, options: {} }), readerWorker({ path: file, options: { wake: 'adaptive' } })];
+    await Promise.all(workers.map((w) => w.waitFor('ready')));
+    // The doorbell worker waits; the adaptive one too, once it has spun past its window.
+    await until(() => doorbellSleepers(file) === 2, 'both workers waiting for the doorbell');
+    for (const w of workers) w.kill();
+    await Promise.all(workers.map((w) => w.exited));
+    expect(doorbellSleepers(file)).toBe(0);
+
+    const reader = openReader(file);
+    const c = collect(reader);
+    expect(doorbellSleepers(file)).toBe(1);
+    await reader.close();
+    expect(c.state.closedWith).toEqual({ reason: 'file-closed' });
+    expect(doorbellSleepers(file)).toBe(0);
+    await aof.finish();
+    await m.close();
+  });
+
+  it('adaptive: on a stream paced by a timer it naps counted as a futex waiter between events, and takes the count back', async () => {
+    const dir = tmpDir('aof-reader-');
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('n.aof', geometry());
+    const file = aof.path;
+    const reader = readerProcess({ path: file, options: { wake: 'adaptive' } });
+    await reader.waitFor('ready');
+    const block = fs.openSync(shm(file), 'r');
+    const word = Buffer.alloc(4);
+    const waiters = () => (fs.readSync(block, word, 0, 4, 88), word.readUInt32LE(0));
+    const content = new Content();
+    // One write every ~1 ms: a steady pace it learns, with gaps long enough to nap in. Between
+    // writes, the futex waiters word says whether it is napping (a reader that only spun and
+    // then waited for the doorbell would never show there).
+    let napping = 0;
+    for (let i = 0; i < 5000 && napping < 20; i++) {
+      writeRun(aof, content, 1400 + (i % 100), [32]);
+      await sleep(1);
+      if (waiters() === 1) napping++;
+    }
+    expect(napping).toBe(20);
+    await reached(reader, content.length);
+    await aof.finish();
+    expect(reportData(await reader.waitFor('eof'))).toMatchObject({ length: content.length, sha256: content.sha256() });
+    await reader.exitedCleanly();
+    expect(waiters()).toBe(0);
+    fs.closeSync(block);
+    await m.close();
+  });
+
+  it('adaptive: follows a steady stream and a burst, then waits for the doorbell when the writer stops', async () => {
+    const dir = tmpDir('aof-reader-');
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('a.aof', geometry());
+    const file = aof.path;
+    const reader = readerProcess({ path: file, options: { wake: 'adaptive' } });
+    await reader.waitFor('ready');
+    const content = new Content();
+    // A steady stream: one small write per turn (the reader learns its pace), then a burst.
+    for (let turn = 0; turn < 200; turn++) {
+      writeRun(aof, content, 800 + turn, [64]);
+      await nextTurn();
+    }
+    writeRun(aof, content, 1200, Array.from({ length: 50 }, () => 1000));
+    await reached(reader, content.length);
+    // The writer stops: the reader goes to sleep on the doorbell, and a later write wakes it.
+    await until(() => doorbellSleepers(file) === 1, 'the adaptive reader waiting for the doorbell');
+    writeRun(aof, content, 1300, [10]);
+    await reached(reader, content.length);
+    await aof.finish();
+    expect(reportData(await reader.waitFor('eof'))).toMatchObject({ length: content.length, sha256: content.sha256() });
+    await reader.exitedCleanly();
     await m.close();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `aof tail FILE`: the last lines (`-n`, default 10), the last bytes (`-c`), or everything from a
  * byte offset (`--from`); with `-f`, then every byte the writer publishes, until the file is
- * finished (EOF) or SIGINT/SIGTERM. Read through a cross-process reader (`wake: 'futex'`): no lock.
+ * finished (EOF) or SIGINT/SIGTERM. Read through a cross-process reader (the default doorbell wake): no lock.
  * `aof tail DIR` (or `--records`): the last records of a record log, one per line; `-f` follows
  * new records until SIGINT/SIGTERM (a log has no end).
  */
@@ -49,7 +49,7 @@ function startOf(reader: Reader, options: TailOptions): number {
 /** Runs `aof tail`. */
 export async function tail(path: string, options: TailOptions): Promise<void> {
   if (options.records || isDirectory(path)) return tailRecords(path, options);
-  const reader = openReader(path, { wake: 'futex' });
+  const reader = openReader(path);
   try {
     const start = startOf(reader, options);
     if (!options.follow) return await writeRange(reader, start, reader.size, `tail ${reader.name}`);
