@@ -92,6 +92,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSyscalls(env, exports);
   InitCrc32c(env, exports);
   InitFutex(env, exports);
+  InitFrames(env, exports);
   return exports;
 }
 

@@ -65,5 +65,6 @@ void InitRegion(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
 void InitCrc32c(Napi::Env env, Napi::Object exports);
 void InitFutex(Napi::Env env, Napi::Object exports);
+void InitFrames(Napi::Env env, Napi::Object exports);
 
 }  // namespace aof

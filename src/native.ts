@@ -106,6 +106,18 @@ export interface NativeBinding {
   crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
   /** Where the run of valid record log frames from `from` ends (see src/log/frame.ts). */
   checkFrames(bytes: Uint8Array, from: number, end: number, firstIndex: number): number;
+  /** Writes the frame of `data` at `at` (header, payload, zero padding, CRC); returns its size (native/frames.cc). */
+  putFrame(buf: Uint8Array, at: number, index: number, data: Uint8Array, type: number): number;
+  /**
+   * Stores the CRC of every frame in [from, end) (headers, payloads and padding written by JS):
+   * a batch's CRCs in one call. Returns how many frames.
+   */
+  sealFrames(buf: Uint8Array, from: number, end: number): number;
+  /**
+   * Offsets of consecutive frames from `from` by their headers alone (no CRC), into
+   * offsets[offsetsAt …] until the chain breaks, `end` or the array's end; returns how many.
+   */
+  chainFrames(buf: Uint8Array, from: number, end: number, firstIndex: number, offsets: Uint32Array, offsetsAt: number): number;
   crc32cHardware: boolean;
   constants: {
     LOCK_SH: number;

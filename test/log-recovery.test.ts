@@ -2,7 +2,7 @@
  * Recovery of the record log (`src/log/`) from damaged segment files:
  *
  * - a torn last frame in the active segment: the file cut at every byte offset of the last frame
- *   (the rest zeroed, or garbage, or written in the order `putFrame` writes: payload first, then
+ *   (the rest zeroed, or garbage, or written in the order a frame is written: the header words, the payload, then
  *   the header), with no control block (`-shm` deleted: recovery from the bytes alone, as after a
  *   power loss) and with the control block a writer killed in that write leaves (state Writing,
  *   committed size = the end of the last whole frame). `Log.open` never fails, keeps every whole

@@ -42,10 +42,11 @@ function wordsFor(buf: Buffer): Uint32Array<ArrayBufferLike> {
 }
 
 /**
- * Writes the frame of `data` at `at` (the bytes there must be zero: the padding is not written).
- * `type` is Continued for every record of a batch but its last.
+ * Writes the frame of `data` at `at` but its CRC (the bytes there must be zero: the padding is
+ * not written): a batch is written this way, then sealed with one {@link sealFrames} call.
+ * Returns the frame's size.
  */
-export function putFrame(buf: Buffer, at: number, index: number, data: Uint8Array, type: number = FrameType.Record): number {
+export function writeFrame(buf: Buffer, at: number, index: number, data: Uint8Array, type: number): number {
   const length = data.length;
   buf.set(data, at + FRAME_HEADER);
   const w = wordsFor(buf);
@@ -54,14 +55,17 @@ export function putFrame(buf: Buffer, at: number, index: number, data: Uint8Arra
     w[i + 1] = length;
     w[i + 2] = type;
     w[i + 3] = index;
-    w[i] = native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + length);
   } else {
     buf.writeUInt32LE(length, at + 4);
     buf.writeUInt32LE(type, at + 8);
     buf.writeUInt32LE(index, at + 12);
-    buf.writeUInt32LE(native.crc32cRange(buf, at + 4, FRAME_HEADER - 4 + length), at);
   }
   return frameSize(length);
+}
+
+/** Stores the CRC of every frame in [from, end), written by {@link writeFrame}: one native call. */
+export function sealFrames(buf: Buffer, from: number, end: number): void {
+  native.sealFrames(buf, from, end);
 }
 
 /** Makes the frame at `at` end its write (a truncate that cuts a batch keeps its first records whole). */
@@ -88,34 +92,25 @@ export function frameLength(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + 4);
 }
 
+/** Scratch room for chainFrames's offsets (it only needs how many and where the chain ends). */
+const SCRATCH = new Uint32Array(4096);
+
 /**
- * The offsets of the frames of `buf[0, end)` by their lengths alone (no CRC: reads check each
- * frame on first use), and where that chain ends: at `end`, or at the first header that cannot be
- * right (its type, its index, or a length running past `end`).
+ * How many frame headers chain from `from` (by their lengths alone, no CRC: reads check each
+ * frame on first use), and where the chain ends: at `end`, or at the first header that cannot
+ * be right (its type, its index, or a length running past `end`). Natively, a call per 4,096 frames.
  */
-export function chainFrames(buf: Buffer, end: number, from = 0, firstIndex = 0): { offsets: Uint32Array; count: number; end: number } {
-  let offsets = new Uint32Array(1024);
-  let count = 0;
+export function chainFrames(buf: Buffer, end: number, from = 0, firstIndex = 0): { count: number; end: number } {
   let at = from;
-  const w = wordsFor(buf);
-  const aligned = w.length > 0;
-  while (end - at >= FRAME_HEADER) {
-    const i = at >>> 2;
-    const length = aligned ? w[i + 1]! : buf.readUInt32LE(at + 4);
-    const type = aligned ? w[i + 2]! : buf.readUInt32LE(at + 8);
-    const index = aligned ? w[i + 3]! : buf.readUInt32LE(at + 12);
-    if ((type !== FrameType.Record && type !== FrameType.Continued) || index !== firstIndex + count) break;
-    const size = frameSize(length);
-    if (size > end - at) break;
-    if (count === offsets.length) {
-      const bigger = new Uint32Array(offsets.length * 2);
-      bigger.set(offsets);
-      offsets = bigger;
-    }
-    offsets[count++] = at;
-    at += size;
+  let count = 0;
+  for (;;) {
+    const n = native.chainFrames(buf, at, end, firstIndex + count, SCRATCH, 0);
+    if (n === 0) return { count, end: at };
+    const last = SCRATCH[n - 1]!;
+    at = last + frameSize(buf.readUInt32LE(last + 4));
+    count += n;
+    if (n < SCRATCH.length) return { count, end: at };
   }
-  return { offsets, count, end: at };
 }
 
 /**

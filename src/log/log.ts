@@ -193,7 +193,7 @@ export class Log implements AsyncDisposable {
     for (let i = 0; i < parts.length; i++) {
       const { from, to, bytes, roll } = parts[i]!;
       if (roll) this.#roll(i === 0 ? undefined : ahead.shift());
-      const first = this.#active.append(data.slice(from, to), bytes);
+      const first = this.#active.append(data, from, to, bytes);
       for (let id = first; id < first + (to - from); id++) ids.push(id);
     }
     if (data.length > 0) this.#afterAppend();
