@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/xattr.h>
@@ -167,7 +168,26 @@ static Napi::Value AtomicStore64(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// writeEndClosed(fd): true when fd is the write end of a pipe or socket whose reader went away
+// (poll reports POLLERR or POLLHUP without waiting). How `aof tail -f | head -1` notices that
+// head has exited while no new byte comes to write (a write would get EPIPE; there is none).
+static Napi::Value WriteEndClosed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "expected a file descriptor").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct pollfd p = {info[0].As<Napi::Number>().Int32Value(), 0, 0};
+  int n = poll(&p, 1, 0);
+  if (n < 0) {
+    ThrowErrno(env, errno, "poll", std::string());
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, n > 0 && (p.revents & (POLLERR | POLLHUP)) != 0);
+}
+
 void InitSyscalls(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeEndClosed", Napi::Function::New(env, WriteEndClosed, "writeEndClosed"));
   exports.Set("fallocate", Napi::Function::New(env, Fallocate, "fallocate"));
   exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync, "fallocateAsync"));
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));

@@ -80,6 +80,8 @@ export interface NativeBinding {
    * on timeout.
    */
   futexNap(bytes: Uint8Array, seqOffset: number, waitersOffset: number, expected: number, timeoutNs: number): boolean;
+  /** True when `fd` is the write end of a pipe or socket whose reader went away (poll, no wait). */
+  writeEndClosed(fd: number): boolean;
   /** Sets this thread's timer slack (ns); returns the previous one. */
   setTimerSlack(ns: number): number;
   Region: new (capacity: number, path: string) => NativeRegion;

@@ -301,6 +301,84 @@ describe('aof tail', () => {
   });
 });
 
+describe('tail and cat conventions, waiting for the writer lock', () => {
+  const lines = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+  const text = lines.join('\n') + '\n';
+
+  it('tail -n +N starts at line N, -c takes units and +N (from byte N, 1-based), as GNU tail', async () => {
+    const file = path.join(tmpDir(), 't.aof');
+    await aof(['append', file, '-q'], { input: Buffer.from(text) });
+    expect((await aof(['tail', '-n', '+28', file])).out).toBe('line 28\nline 29\nline 30\n');
+    expect((await aof(['tail', '-n', '+1', file])).out).toBe(text);
+    expect((await aof(['tail', '-n', '+0', file])).out).toBe(text);
+    expect((await aof(['tail', '-n', '+31', file])).out).toBe('');
+    expect((await aof(['tail', '-c', '1k', file])).out).toBe(text); // 231 bytes < 1 KiB
+    expect((await aof(['tail', '-c', '+200', file])).out).toBe(text.slice(199));
+    expect((await aof(['tail', '-c', '+1', file])).out).toBe(text);
+    const bad = await aof(['tail', '-c', '1q', file]);
+    expect(bad.code).toBe(2);
+  });
+
+  it('tail -n +N of a record log starts at its Nth record', async () => {
+    const dir = path.join(tmpDir(), 'log');
+    await aof(['append', '--records', dir, '-q'], { input: Buffer.from(text) });
+    expect((await aof(['tail', '-n', '+29', '--ids', dir])).out).toBe('29\tline 29\n30\tline 30\n');
+  });
+
+  it('cat takes several files and writes them one after the other; --no-checkpoints drops the markers that start a line', async () => {
+    const dir = tmpDir();
+    const a = path.join(dir, 'a.aof');
+    const b = path.join(dir, 'b.aof');
+    await aof(['append', a, '-q'], { input: Buffer.from('first\n') });
+    const m = quietManager(dir);
+    const file = m.open('b.aof');
+    // A marker between lines, and the same 8 bytes inside a line (data: kept).
+    file.write('{"n":1}\n');
+    file.checkpoint();
+    file.write(Buffer.concat([Buffer.from('{"n":2,"x":"'), MAGIC_CHECKPOINT_BYTES, Buffer.from('"}\n')]));
+    file.checkpoint();
+    await m.close();
+    const raw = (await aof(['cat', a, b])).stdout;
+    expect(raw.subarray(0, 6).toString()).toBe('first\n');
+    expect(raw.indexOf(MAGIC_CHECKPOINT_BYTES, 14)).toBe(14); // the first marker, raw
+    const clean = await aof(['cat', '--no-checkpoints', a, b]);
+    expect(clean).toMatchObject({ code: 0, stderr: '' });
+    expect(clean.stdout).toEqual(Buffer.concat([Buffer.from('first\n{"n":1}\n{"n":2,"x":"'), MAGIC_CHECKPOINT_BYTES, Buffer.from('"}\n')]));
+    const missing = await aof(['cat', a, path.join(dir, 'missing.aof')]);
+    expect(missing.code).toBe(1);
+    expect(missing.out).toBe('first\n');
+  });
+
+  it('tail -f exits by itself (0) once the reader of its stdout goes away, with no new append to write', async () => {
+    const dir = tmpDir();
+    const writer = await startWriter(dir, 'f.aof');
+    await writer.request('write 1 100', 'wrote');
+    const tail = startAof(['tail', '-f', '--from', '0', path.join(dir, 'f.aof')]);
+    await tail.waitForOutput((out) => out.length >= 100, 'the first write');
+    tail.child.stdout!.destroy(); // as `| head -c 100` does once it has its bytes
+    expect((await tail.exited).code).toBe(0);
+    await writer.request('close', 'closed');
+  });
+
+  it('append --wait waits for the writer that holds the file and then appends; --wait MS gives up with ERR_AOF_LOCKED', async () => {
+    const dir = tmpDir();
+    const writer = await startWriter(dir, 'w.aof');
+    const file = path.join(dir, 'w.aof');
+    const limited = await aof(['append', '--wait=200', file], { input: Buffer.from('x\n') });
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toMatch(/^aof: ERR_AOF_LOCKED: /);
+    const waiting = startAof(['append', file, '--wait', '-q'], { input: Buffer.from('after the writer\n') });
+    // Without --wait, an append started after the waiting one fails at once: the lock is held
+    // meanwhile, and the waiting one is still there (it has not failed like this one).
+    const now = await aof(['append', file], { input: Buffer.from('y\n') });
+    expect(now.stderr).toMatch(/^aof: ERR_AOF_LOCKED: /);
+    expect(waiting.child.exitCode).toBe(null);
+    await writer.request('close', 'closed');
+    expect(await waiting.exited).toMatchObject({ code: 0, stderr: '' });
+    expect((await aof(['cat', file])).out).toMatch(/after the writer\n$/);
+  });
+});
+
 describe('aof inspect', () => {
   it('reports a clean file: Tail, its content size, writable, its control block (text and JSON)', async () => {
     const dir = tmpDir();
@@ -559,7 +637,9 @@ describe('errors and usage', () => {
       ['append', '--finish', '--records', file],
       ['serve', '--port', '70000'],
       ['cat'],
-      ['cat', file, 'extra'],
+      ['inspect', file, 'extra'],
+      ['tail', '-c', '+x', file],
+      ['append', '--wait=soon', file],
       ['nosuch'],
     ];
     for (const args of cases) {

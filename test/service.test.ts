@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Geometry, Manager, RecoveryKind } from '../src/index.js';
 import { STAT_METRICS, ServiceCounters, renderMetrics, snakeCase } from '../src/service/metrics.js';
 import { startService, type Service, type ServiceOptions } from '../src/service/server.js';
-import { Peer, ROOT, fixture, pseudoRandomBytes, reportData, sha256, tmpDir, turnsUntil } from './helpers.js';
+import { Peer, ROOT, fixture, pseudoRandomBytes, reportData, runNode, sha256, tmpDir, turnsUntil } from './helpers.js';
 
 const SERVER_JS = path.join(ROOT, 'dist', 'service', 'server.js');
 
@@ -434,10 +434,11 @@ describe('appending', () => {
 });
 
 describe('request bodies', () => {
-  it('a declared body over bodyLimit gets 413 before it is sent, and the connection is closed', async () => {
+  it('a declared body over bodyLimit is read to its end and discarded, then answered 413, and the connection is closed', async () => {
     const s = await serve({ bodyLimit: 1000 });
     const c = await RawClient.connect(s.port);
     c.write('POST /streams/big HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n');
+    c.write('x'.repeat(1001));
     const r = await c.response();
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body).error.code).toBe('ERR_SERVICE_BODY_TOO_LARGE');
@@ -446,6 +447,14 @@ describe('request bodies', () => {
     expect((await call(s, 'GET', '/streams/big')).status).toBe(404);
     // Exactly the limit is fine.
     expect((await post(s, '/streams/big', 'x'.repeat(1000))).json).toEqual({ offset: 0, size: 1000 });
+  });
+
+  it('fetch() of 64 MiB bodies over bodyLimit, from another process, reads the 413 every time (no broken pipe while it is still sending)', async () => {
+    const s = await serve({ bodyLimit: 64 * 1024 });
+    const run = await runNode(fixture('post-oversized.mjs'), [String(s.port), '/streams/huge', '64', '10']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout)).toEqual(Array.from({ length: 10 }, () => ({ status: 413, code: 'ERR_SERVICE_BODY_TOO_LARGE' })));
+    expect((await call(s, 'GET', '/streams/huge')).status).toBe(404);
   });
 
   it('a chunked body gets 413 as soon as it passes bodyLimit, while the client is still sending, and appends nothing', async () => {
@@ -591,6 +600,49 @@ describe('following a stream (SSE)', () => {
     expect(JSON.parse(eof.data)).toEqual({ size: 9 });
     expect(rawBytes(sse.events).toString()).toBe('all of it');
     await sse.waitEnded();
+  });
+
+  it('a reconnect after the eof of a finished stream (Last-Event-ID = its size) gets 204, so EventSource stops; earlier ids resume', async () => {
+    const dir = tmpDir('aof-service-');
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('done.aof');
+    aof.write('all of it');
+    await aof.finish();
+    await m.close();
+    const s = await serve({ dir });
+    expect((await call(s, 'GET', '/streams/done', undefined, { 'last-event-id': '9' })).status).toBe(204);
+    const sse = await SseClient.open(`${s.url}/streams/done`, { 'last-event-id': '4' });
+    await sse.waitFor((e) => e.event === 'eof', 'eof');
+    expect(rawBytes(sse.events).toString()).toBe('of it');
+    // Still being written: the same id is a live resume, not the end.
+    await post(s, '/streams/live', 'abc');
+    const live = await SseClient.open(`${s.url}/streams/live`, { 'last-event-id': '3' });
+    await post(s, '/streams/live', 'd');
+    await live.waitFor((e) => e.data !== '' && e.event === undefined, 'the next byte');
+    expect(rawBytes(live.events).toString()).toBe('d');
+    live.close();
+  });
+
+  it('?encoding=text sends whole UTF-8 lines as text (ids after their last newline), long lines in pieces at character boundaries', async () => {
+    const s = await serve();
+    await post(s, '/streams/log', 'first line\nsec');
+    const sse = await SseClient.open(`${s.url}/streams/log?encoding=text`);
+    const first = await sse.waitFor((e) => e.data !== '', 'the first line');
+    expect(first).toEqual({ id: '11', data: 'first line' });
+    await post(s, '/streams/log', 'ond\nthird ünïcödé\n');
+    const next = await sse.waitFor((e) => e.id !== '11', 'the next lines', 1);
+    expect(next.data).toBe('second\nthird ünïcödé');
+    expect(Number(next.id)).toBe(Buffer.byteLength('first line\nsecond\nthird ünïcödé\n'));
+    // A line of 80,000 bytes (2-byte characters): pieces of at most 64 KiB, none splitting a character.
+    const long = 'é'.repeat(40_000);
+    await post(s, '/streams/log', `${long}\n`);
+    await sse.until(() => sse.events.slice(2).map((e) => e.data).join('').length >= long.length, 'the long line');
+    const pieces = sse.events.slice(2).map((e) => e.data);
+    expect(pieces.length).toBe(2);
+    expect(pieces.join('')).toBe(long);
+    expect(pieces.every((p) => !p.includes('\ufffd'))).toBe(true);
+    sse.close();
+    expect((await call(s, 'GET', '/streams/log?encoding=hex')).status).toBe(400);
   });
 
   it('a missing stream is 404, a bad from or Last-Event-ID 400, and nothing is subscribed', async () => {

@@ -24,3 +24,22 @@ export function parsePort(value: string): number {
   if (!(n >= 0 && n <= 65535)) throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${value}"`);
   return n;
 }
+
+/** A count for `tail -n` / `-c`: the last `n`, or with a leading "+" (as GNU tail), from the `n`th on (1-based). */
+export interface TailCount {
+  n: number;
+  fromStart: boolean;
+}
+
+/** `tail -n`: `10` (the last 10 lines) or `+28` (from line 28 on). */
+export function parseLineCount(value: string): TailCount {
+  const fromStart = value.startsWith('+');
+  return { n: parseCount(fromStart ? value.slice(1) : value), fromStart };
+}
+
+/** `tail -c`: `4096`, `1k` (the last bytes) or `+100` (from byte 100 on, 1-based), with units as parseSize. */
+export function parseByteCount(value: string): TailCount {
+  const fromStart = value.startsWith('+');
+  return { n: parseSize(fromStart ? value.slice(1) : value), fromStart };
+}
+

@@ -16,7 +16,7 @@ import { recover } from './commands/recover.js';
 import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
 import { tail } from './commands/tail.js';
-import { parseCount, parsePort, parseSize } from './arguments.js';
+import { parseByteCount, parseCount, parseLineCount, parsePort, parseSize } from './arguments.js';
 import { errorLine } from './output.js';
 import { packageVersion } from './package-root.js';
 
@@ -45,22 +45,27 @@ Errors print one line "aof: <code>: <message>" and exit 1; usage errors exit 2.`
     .option('--segment-size <size>', 'with --records: segment size of a new log (default 64m)', parseSize)
     .option('--max-record-size <size>', 'with --records: longest record (default 1m)', parseSize)
     .option('-q, --quiet', 'print nothing on success (default: a one-line summary on stdout)')
+    .option('-w, --wait [ms]', 'when another writer holds the file (or log), wait for it to let go: --wait=MS for up to MS ' +
+      'milliseconds, --wait alone (after FILE) until SIGINT/SIGTERM (default: fail at once with ERR_AOF_LOCKED)', parseCount)
     .action((file: string, options) => append(file, options));
 
   program.command('cat')
-    .description('write the content of FILE (or the records of the log in DIR, one per line) to stdout')
-    .argument('<path>', 'an AOF file, or a record log directory')
+    .description('write the content of each FILE, raw, as it is stored (checkpoint markers included unless --no-checkpoints), ' +
+      'or the records of the log in DIR, one per line, to stdout')
+    .argument('<paths...>', 'AOF files or record log directories, written one after the other')
     .option('--from <n>', 'start at byte offset n (a record log: at id n)', parseCount)
-    .option('-r, --records', 'read PATH as a record log directory (the default for a directory)')
+    .option('-r, --records', 'read each PATH as a record log directory (the default for a directory)')
     .option('--ids', "record log: print each record's id and a tab before it")
-    .action((path: string, options) => cat(path, options));
+    .option('--no-checkpoints', 'drop the 8-byte checkpoint markers that start a line (written by aof.checkpoint()), ' +
+      'so that line-oriented tools (jq) read the file')
+    .action((paths: string[], options) => cat(paths, options));
 
   program.command('tail')
     .description('write the end of FILE (or the last records of the log in DIR) to stdout; with -f, follow what the writer appends')
     .argument('<path>', 'an AOF file, or a record log directory')
     .option('-f, --follow', 'keep writing what is appended, until the file is finished or SIGINT/SIGTERM (a log: until the signal)')
-    .option('-n, --lines <n>', 'the last n lines (a record log: the last n records)', parseCount, 10)
-    .option('-c, --bytes <n>', 'the last n bytes instead of lines', parseCount)
+    .option('-n, --lines <n>', 'the last n lines (a record log: the last n records); +n: from line (record) n on', parseLineCount)
+    .option('-c, --bytes <n>', 'the last n bytes instead of lines (units as 64k); +n: from byte n on (1-based)', parseByteCount)
     .option('--from <n>', 'from byte offset n (a record log: from id n) instead of the last lines', parseCount)
     .option('-r, --records', 'read PATH as a record log directory (the default for a directory)')
     .option('--ids', "record log: print each record's id and a tab before it")

@@ -1,5 +1,7 @@
 /** Writing the `aof` command's output: stdout with backpressure, aligned tables, one-line errors. */
+import * as fs from 'node:fs';
 import { AofError } from '../errors.js';
+import { native } from '../native.js';
 
 /**
  * Writes to stdout and resolves once the chunk has been handed to the system, so the caller
@@ -10,6 +12,34 @@ export function writeOut(chunk: Uint8Array | string): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(chunk, (e) => (e ? reject(e) : resolve()));
   });
+}
+
+/** How often a following command looks whether the reader of its stdout went away. */
+const OUTPUT_CHECK_MS = 100;
+
+/**
+ * An AbortSignal that aborts once the reader of stdout goes away (`aof tail -f f | head -1`: head
+ * exits after its line), checked every 100 ms while stdout is a pipe or socket. GNU tail exits
+ * then; without this the command would wait for the next append to find out (the write's EPIPE).
+ */
+export function outputClosedSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.fstatSync(1);
+  } catch {
+    // No stdout at all: nothing to watch.
+  }
+  if (stat && (stat.isFIFO() || stat.isSocket())) {
+    timer = setInterval(() => {
+      if (native.writeEndClosed(1)) {
+        clearInterval(timer);
+        controller.abort(Object.assign(new Error('the reader of stdout went away'), { code: 'EPIPE' }));
+      }
+    }, OUTPUT_CHECK_MS).unref();
+  }
+  return { signal: controller.signal, dispose: () => clearInterval(timer) };
 }
 
 /** Gathers copies of small chunks (records) and writes them to stdout about a MiB at a time. */

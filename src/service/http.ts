@@ -104,20 +104,39 @@ export function flagParam(params: URLSearchParams, name: string): boolean | unde
   throw badArg(`query parameter ${name}: expected 1 or 0, got ${JSON.stringify(raw.slice(0, 40))}`);
 }
 
+/**
+ * A body declared over the limit is still read (and discarded) up to this size, so that the client
+ * can finish sending and read the 413; a larger one is answered at once and the connection closed.
+ */
+export const DRAIN_LIMIT = 256 * 1024 * 1024;
+
 export function tooLarge(limit: number): HttpError {
   return new HttpError(413, ServiceCode.BODY_TOO_LARGE, `request body larger than the limit of ${limit} bytes`, { connection: 'close' });
 }
 
 /**
- * The whole request body, bounded by `limit`. Rejects with 413 as soon as the declared length or
- * the bytes received pass the limit (and stops collecting), and with ABORTED when the client goes
- * away (or the request errors) before the body is complete: nothing is appended then.
+ * The whole request body, bounded by `limit`. A declared length over the limit is read to its end
+ * and discarded (up to DRAIN_LIMIT), then rejected with 413; a body of unknown length (chunked) is
+ * rejected as soon as the bytes received pass the limit (its end may never come). Rejects with
+ * ABORTED when the client goes away before the body is complete: nothing is appended then.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) {
-      reject(tooLarge(limit));
+      // Expect: 100-continue: no 100 was sent (see the server's checkContinue), so no body comes.
+      if (Number(declared) > DRAIN_LIMIT || /100-continue/i.test(String(req.headers.expect ?? ''))) {
+        reject(tooLarge(limit));
+        return;
+      }
+      // Read the body to its end, discarding it, and answer then: a client that is still
+      // sending when the server answers and closes gets EPIPE and never reads the 413 (9 of 10
+      // fetch() calls of a 64 MiB body did). An abandoned body is counted as aborted, as below.
+      req.on('data', () => {});
+      req.once('end', () => reject(tooLarge(limit)));
+      req.once('close', () => {
+        if (!req.complete) reject(new HttpError(499, ServiceCode.ABORTED, 'the client closed the connection before the body was complete'));
+      });
       return;
     }
     const chunks: Buffer[] = [];

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_TIMER_MS, validateInteger, validateObject, validatePath } from '../validate.js';
 import type { Geometry } from '../geometry.js';
 import type { LogOptions } from '../log/index.js';
+import { FileState } from '../file-state.js';
 import { Manager, type ManagerOptions } from '../manager.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import {
@@ -385,12 +386,20 @@ class HttpService {
     const onEvent = () => this.counters.sseEvents++;
     if (target.kind === 'raw') {
       const { aof } = target;
+      const encoding = params.get('encoding') ?? 'base64';
+      if (encoding !== 'base64' && encoding !== 'text') throw badArg(`encoding: expected base64 or text, got ${JSON.stringify(encoding.slice(0, 40))}`);
       // Raw ids are the offset after the event: resuming from Last-Event-ID starts right there.
       const start = resume ?? (fromEnd ? aof.size : from ?? 0);
       if (start > aof.size) throw badArg(`from: expected at most the stream's size (${aof.size}), got ${start}`);
+      if (resume !== undefined && resume === aof.size && aof.state === FileState.EOF) {
+        // A reconnect after the eof event of a finished stream: 204 is how the SSE spec tells
+        // EventSource to stop reconnecting (a 200 with eof again made it reconnect forever).
+        res.writeHead(204, { 'cache-control': 'no-store' }).end();
+        return;
+      }
       const sub = this.streams.subscribe(name, 'raw', start, remote);
-      await this.#runLive(req, res, controller, `stream ${name} (raw) from byte ${start}`, sub,
-        () => followRaw(res, aof, start, sub, { signal: controller.signal, onEvent }));
+      await this.#runLive(req, res, controller, `stream ${name} (raw${encoding === 'text' ? ', text' : ''}) from byte ${start}`, sub,
+        () => followRaw(res, aof, start, sub, { signal: controller.signal, onEvent, text: encoding === 'text' }));
     } else {
       const { log } = target;
       // Record ids are the record's: resuming from Last-Event-ID starts with the next one.

@@ -19,6 +19,8 @@ export const MAX_RAW_EVENT = 64 * 1024;
 
 export interface FollowOptions {
   signal: AbortSignal;
+  /** Raw streams: events of whole UTF-8 lines as text (`?encoding=text`) instead of base64 chunks. */
+  text?: boolean;
   /** Called once per event written (counters). */
   onEvent?: () => void;
 }
@@ -84,26 +86,55 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
 
 /**
  * Follows a raw stream from byte `from`: one event per piece of new content, `id` the offset after
- * it (so `Last-Event-ID` is where to resume), `data` the bytes in base64. A finished stream ends
- * with `event: eof` (data: its size) and the response ends.
+ * it (so `Last-Event-ID` is where to resume), `data` the bytes in base64. With `text`, each event
+ * is the whole lines that came (UTF-8; `id` the offset after the last "\n", a line's end not
+ * repeated as a `data:` line of its own: EventSource joins the lines with "\n"); a line longer
+ * than MAX_RAW_EVENT is sent in pieces cut at a character boundary, and at eof what is left of a
+ * last line without "\n". A finished stream ends with `event: eof` (data: its size) and the
+ * response ends.
  */
 export async function followRaw(res: ServerResponse, aof: AOF | Reader, from: number, sub: Subscriber, options: FollowOptions): Promise<void> {
   const { signal } = options;
   const iterator = aof.tail({ from, signal });
+  const send = async (text: string, end: number): Promise<void> => {
+    const ok = res.write(text);
+    sub.position = end;
+    sub.events++;
+    options.onEvent?.();
+    if (!ok) await drained(res, signal);
+  };
+  /** Text mode: bytes of a line not yet ended (a copy: the tail's view is only valid in its turn). */
+  let pending = Buffer.alloc(0);
+  let pendingEnd = from;
   try {
     for await (const ev of iterator) {
       const tail = ev.tail;
+      if (options.text) {
+        let bytes = pending.length > 0 ? Buffer.concat([pending, tail]) : tail;
+        let base = ev.begin - pending.length;
+        for (;;) {
+          const nl = bytes.lastIndexOf(10, MAX_RAW_EVENT - 1);
+          const cut = nl >= 0 ? nl + 1 : bytes.length > MAX_RAW_EVENT ? charBoundary(bytes, MAX_RAW_EVENT) : 0;
+          if (cut === 0) break;
+          const data = bytes.toString('utf8', 0, bytes[cut - 1] === 10 ? cut - 1 : cut);
+          await send(sseEvent(data, base + cut), base + cut);
+          bytes = bytes.subarray(cut);
+          base += cut;
+          if (bytes.length === 0) break;
+        }
+        pending = Buffer.from(bytes);
+        pendingEnd = base + bytes.length;
+        continue;
+      }
       for (let at = 0; at < tail.length;) {
         const n = Math.min(MAX_RAW_EVENT, tail.length - at);
         const end = ev.begin + at + n;
-        const ok = res.write(rawEvent(aof, tail, at, n, ev.begin + at));
+        const text = rawEvent(aof, tail, at, n, ev.begin + at);
         at += n;
-        sub.position = end;
-        sub.events++;
-        options.onEvent?.();
-        if (!ok) await drained(res, signal);
+        await send(text, end);
       }
     }
+    if (pending.length > 0) await send(sseEvent(pending.toString('utf8'), pendingEnd), pendingEnd);
     res.write(sseEvent(JSON.stringify({ size: aof.size }), undefined, 'eof'));
   } catch (e) {
     if (!isAbort(e, signal) && !res.destroyed) {
@@ -112,6 +143,13 @@ export async function followRaw(res: ServerResponse, aof: AOF | Reader, from: nu
   } finally {
     res.end();
   }
+}
+
+/** The largest cut ≤ `max` of `bytes` that does not split a UTF-8 character. */
+function charBoundary(bytes: Buffer, max: number): number {
+  let cut = max;
+  while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
+  return cut > 0 ? cut : max;
 }
 
 /**

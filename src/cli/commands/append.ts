@@ -10,6 +10,7 @@ import { AofError, ErrorCode } from '../../errors.js';
 import { Geometry, MAX_FILE_SIZE } from '../../geometry.js';
 import { Log } from '../../log/log.js';
 import { Manager } from '../../manager.js';
+import { interruptSignal } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
 export interface AppendOptions {
@@ -20,6 +21,8 @@ export interface AppendOptions {
   segmentSize?: number;
   maxRecordSize?: number;
   quiet?: boolean;
+  /** Wait for another writer to let go: ms, or true for as long as it takes (until SIGINT/SIGTERM). */
+  wait?: number | boolean;
 }
 
 /** Runs `aof append`. */
@@ -28,12 +31,52 @@ export async function append(target: string, options: AppendOptions, input: Asyn
   if (!options.quiet) await writeOut(`${line}\n`);
 }
 
+/** How long --wait waits for the writer lock (ms; 0 without it). */
+function waitMs(options: AppendOptions): number {
+  return options.wait === true ? Infinity : typeof options.wait === 'number' ? options.wait : 0;
+}
+
+/**
+ * `open()`, and while another writer holds the lock (ERR_AOF_LOCKED), again after a pause that
+ * doubles up to 100 ms, until `ms` have passed or SIGINT/SIGTERM: the record log's open has no
+ * lock timeout of its own (a Manager's openAsync has, and the byte path uses it).
+ */
+async function openWaiting<T>(open: () => Promise<T>, ms: number): Promise<T> {
+  const interrupt = interruptSignal();
+  const deadline = performance.now() + ms;
+  try {
+    for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
+      try {
+        return await open();
+      } catch (e) {
+        const left = deadline - performance.now();
+        if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0 || interrupt.signal.aborted) throw e;
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.min(pause, left));
+          interrupt.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(undefined);
+          }, { once: true });
+        });
+      }
+    }
+  } finally {
+    interrupt.dispose();
+  }
+}
+
 async function appendBytes(file: string, options: AppendOptions, input: AsyncIterable<Buffer>): Promise<string> {
   const path = nodePath.resolve(file);
   const manager = new Manager(nodePath.dirname(path));
   try {
     const geometry = Geometry.create().with(0, options.maxSize ?? MAX_FILE_SIZE, 0);
-    const aof = manager.open(nodePath.basename(path), geometry);
+    const interrupt = interruptSignal();
+    let aof;
+    try {
+      aof = await manager.openAsync(nodePath.basename(path), { geometry, lockTimeout: waitMs(options), signal: interrupt.signal });
+    } finally {
+      interrupt.dispose();
+    }
     if (aof.readOnly) {
       throw new AofError(ErrorCode.READ_ONLY, `${file} is ${aof.state === FileState.EOF ? 'finished' : 'not writable'}: nothing can be appended`);
     }
@@ -51,11 +94,11 @@ async function appendBytes(file: string, options: AppendOptions, input: AsyncIte
 }
 
 async function appendRecords(dir: string, options: AppendOptions, input: AsyncIterable<Buffer>): Promise<string> {
-  const log = await Log.open(dir, {
+  const log = await openWaiting(() => Log.open(dir, {
     sync: options.sync ?? false,
     ...(options.segmentSize !== undefined ? { segmentSize: options.segmentSize } : {}),
     ...(options.maxRecordSize !== undefined ? { maxRecordSize: options.maxRecordSize } : {}),
-  });
+  }), waitMs(options));
   try {
     let first = 0;
     let count = 0;

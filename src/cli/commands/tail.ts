@@ -7,16 +7,19 @@
  */
 import { AofError, ErrorCode } from '../../errors.js';
 import { openReader, type Reader } from '../../reader.js';
+import type { TailCount } from '../arguments.js';
 import { writeRange } from '../byte-range.js';
 import { interruptSignal } from '../interrupt.js';
-import { OutBuffer, writeOut } from '../output.js';
+import { OutBuffer, outputClosedSignal, writeOut } from '../output.js';
 import { followRecords, isDirectory, logBounds, readRecords } from '../record-log.js';
 import { printRecord } from './cat.js';
 
 export interface TailOptions {
   follow?: boolean;
-  lines?: number;
-  bytes?: number;
+  /** The last n lines, or from line n on (`+n`); default the last 10. */
+  lines?: TailCount;
+  /** The last n bytes, or from byte n on (`+n`, 1-based). */
+  bytes?: TailCount;
   from?: number;
   records?: boolean;
   ids?: boolean;
@@ -36,14 +39,27 @@ export function lastLinesStart(bytes: Buffer, size: number, n: number): number {
   return start;
 }
 
+/** Where line `n` (1-based) of bytes[0, size) starts; size when it has fewer lines. */
+export function lineStart(bytes: Buffer, size: number, n: number): number {
+  let at = 0;
+  for (let k = 1; k < n; k++) {
+    const nl = bytes.indexOf(10, at);
+    if (nl < 0 || nl >= size) return size;
+    at = nl + 1;
+  }
+  return Math.min(at, size);
+}
+
 function startOf(reader: Reader, options: TailOptions): number {
   const size = reader.size;
   if (options.from !== undefined) {
     if (options.from > size) throw new AofError(ErrorCode.INVALID_ARG, `--from ${options.from} is past the end of ${reader.path} (${size} bytes)`);
     return options.from;
   }
-  if (options.bytes !== undefined) return Math.max(0, size - options.bytes);
-  return lastLinesStart(reader.view(), size, options.lines ?? 10);
+  const { bytes, lines } = options;
+  if (bytes !== undefined) return bytes.fromStart ? Math.min(size, Math.max(0, bytes.n - 1)) : Math.max(0, size - bytes.n);
+  if (lines?.fromStart) return lineStart(reader.view(), size, lines.n);
+  return lastLinesStart(reader.view(), size, lines?.n ?? 10);
 }
 
 /** Runs `aof tail`. */
@@ -53,13 +69,13 @@ export async function tail(path: string, options: TailOptions): Promise<void> {
   try {
     const start = startOf(reader, options);
     if (!options.follow) return await writeRange(reader, start, reader.size, `tail ${reader.name}`);
-    const interrupt = interruptSignal();
+    const stop = stopSignal();
     try {
-      for await (const ev of reader.tail({ from: start, signal: interrupt.signal })) await writeOut(ev.tail);
+      for await (const ev of reader.tail({ from: start, signal: stop.signal })) await writeOut(ev.tail);
     } catch (e) {
-      if (!interrupt.signal.aborted) throw e;
+      if (!stop.signal.aborted) throw e;
     } finally {
-      interrupt.dispose();
+      stop.dispose();
     }
   } finally {
     await reader.close();
@@ -69,21 +85,36 @@ export async function tail(path: string, options: TailOptions): Promise<void> {
 async function tailRecords(dir: string, options: TailOptions): Promise<void> {
   if (options.bytes !== undefined) throw new AofError(ErrorCode.INVALID_ARG, '-c/--bytes applies to a file, not to a record log');
   const { firstId, lastId } = await logBounds(dir);
-  const start = Math.max(firstId, options.from ?? lastId - (options.lines ?? 10) + 1);
+  const lines = options.lines;
+  const start = Math.max(firstId, options.from ??
+    (lines?.fromStart ? firstId + Math.max(0, lines.n - 1) : lastId - (lines?.n ?? 10) + 1));
   const out = new OutBuffer();
   const print = (id: number, data: Buffer) => printRecord(out, id, data, options.ids);
   if (!options.follow) {
     await readRecords(dir, start, lastId, print);
     return out.flush();
   }
-  const interrupt = interruptSignal();
+  const stop = stopSignal();
   try {
     // Each record is written as it comes: following is about latency.
-    await followRecords(dir, start, interrupt.signal, async (id, data) => {
+    await followRecords(dir, start, stop.signal, async (id, data) => {
       await print(id, data);
       await out.flush();
     });
   } finally {
-    interrupt.dispose();
+    stop.dispose();
   }
+}
+
+/** What ends `-f`: SIGINT/SIGTERM, or the reader of stdout going away. */
+function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const interrupt = interruptSignal();
+  const closed = outputClosedSignal();
+  return {
+    signal: AbortSignal.any([interrupt.signal, closed.signal]),
+    dispose() {
+      interrupt.dispose();
+      closed.dispose();
+    },
+  };
 }
