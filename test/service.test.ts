@@ -444,7 +444,7 @@ describe('request bodies', () => {
     expect(JSON.parse(r.body).error.code).toBe('ERR_SERVICE_BODY_TOO_LARGE');
     expect(r.headers).toMatch(/connection: close/i);
     await c.until(() => c.ended, 'the server closing the connection');
-    expect((await call(s, 'GET', '/streams/big')).status).toBe(404);
+    expect((await call(s, 'GET', '/streams/big/range')).status).toBe(404);
     // Exactly the limit is fine.
     expect((await post(s, '/streams/big', 'x'.repeat(1000))).json).toEqual({ offset: 0, size: 1000 });
   });
@@ -454,7 +454,7 @@ describe('request bodies', () => {
     const run = await runNode(fixture('post-oversized.mjs'), [String(s.port), '/streams/huge', '64', '10']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(run.stdout)).toEqual(Array.from({ length: 10 }, () => ({ status: 413, code: 'ERR_SERVICE_BODY_TOO_LARGE' })));
-    expect((await call(s, 'GET', '/streams/huge')).status).toBe(404);
+    expect((await call(s, 'GET', '/streams/huge/range')).status).toBe(404);
   });
 
   it('a chunked body gets 413 as soon as it passes bodyLimit, while the client is still sending, and appends nothing', async () => {
@@ -512,8 +512,8 @@ describe('request bodies', () => {
     const metrics = parsePrometheus((await call(s, 'GET', '/metrics')).text);
     expect(sampleValue(metrics.samples, 'mmap_aof_service_rejected_bodies_total', '{reason="aborted"}')).toBe(3);
     expect((await rawContent(s, 'kept')).toString()).toBe('old');
-    expect((await call(s, 'GET', '/streams/fresh')).status).toBe(404);
-    expect((await call(s, 'GET', '/streams/recs')).status).toBe(404);
+    expect((await call(s, 'GET', '/streams/fresh/range')).status).toBe(404);
+    expect((await call(s, 'GET', '/streams/recs/range')).status).toBe(404);
     expect(fs.readdirSync(s.dir).sort()).toEqual(['kept.aof', 'kept.aof-shm']);
   });
 });
@@ -645,12 +645,44 @@ describe('following a stream (SSE)', () => {
     expect((await call(s, 'GET', '/streams/log?encoding=hex')).status).toBe(400);
   });
 
-  it('a missing stream is 404, a bad from or Last-Event-ID 400, and nothing is subscribed', async () => {
+  it('a subscriber that comes before the first write waits (heartbeats) and follows the stream from its start, raw or records', async () => {
+    const s = await serve({ heartbeatMs: 50 });
+    const raw = await SseClient.open(`${s.url}/streams/early`);
+    const recs = await SseClient.open(`${s.url}/streams/later`);
+    await raw.until(() => raw.comments.includes('heartbeat'), 'a heartbeat while waiting');
+    expect(raw.comments[0]).toBe('stream early (waiting for its first write)');
+    expect(raw.events).toEqual([]);
+    await post(s, '/streams/early', 'first');
+    await post(s, '/streams/later', '{"n":1}\n', ndjson);
+    expect((await raw.waitFor((e) => e.data !== '', 'the first write')).id).toBe('5');
+    expect(rawBytes(raw.events).toString()).toBe('first');
+    expect(await recs.waitFor((e) => e.data !== '', 'the first record')).toEqual({ id: '1', data: '{"n":1}' });
+    await post(s, '/streams/early', ' more');
+    await raw.until(() => rawBytes(raw.events).toString() === 'first more', 'the next write');
+    raw.close();
+    recs.close();
+  });
+
+  it('a subscriber waiting for a stream that another writer creates on disk (not through the service: its directory watch sees it) follows it', async () => {
+    const s = await serve({ heartbeatMs: 50 });
+    const sse = await SseClient.open(`${s.url}/streams/outside`);
+    await sse.until(() => sse.comments.includes('heartbeat'), 'a heartbeat while waiting');
+    const m = new Manager(s.dir, { flushIntervalMs: 0 });
+    const aof = m.open('outside.aof');
+    aof.write('made elsewhere');
+    await aof.finish();
+    await m.close();
+    await sse.waitFor((e) => e.event === 'eof', 'the eof of the stream made on disk');
+    expect(rawBytes(sse.events).toString()).toBe('made elsewhere');
+  });
+
+  it('a bad from, encoding or Last-Event-ID is 400, and nothing is subscribed', async () => {
     const s = await serve();
     await post(s, '/streams/x', 'abc');
     await post(s, '/streams/r', '1\n2\n', ndjson);
     for (const [url, headers, status] of [
-      ['/streams/nope', {}, 404],
+      ['/streams/nope?from=abc', {}, 400],
+      ['/streams/nope?encoding=hex', {}, 400],
       ['/streams/x?from=4', {}, 400],
       ['/streams/x?from=-1', {}, 400],
       ['/streams/x?from=abc', {}, 400],
@@ -659,7 +691,7 @@ describe('following a stream (SSE)', () => {
     ] as const) {
       const err = await SseClient.open(s.url + url, headers).then(() => undefined, (e: { status: number; body: string }) => e);
       expect(err?.status, url).toBe(status);
-      expect(JSON.parse(err!.body).error.code, url).toBe(status === 404 ? 'ERR_AOF_NOT_FOUND' : 'ERR_AOF_INVALID_ARG');
+      expect(JSON.parse(err!.body).error.code, url).toBe('ERR_AOF_INVALID_ARG');
     }
     expect(s.manager.stats().tailers).toBe(0);
     expect((await call(s, 'GET', '/stats')).json.subscribers).toEqual([]);
@@ -780,7 +812,7 @@ describe('reading and listing', () => {
     expect(first.status).toBe(404);
     expect(first.headers).not.toMatch(/connection: close/i);
     c.write('GET /streams/x?from=zz HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect((await c.response(first.end)).status).toBe(404);
+    expect((await c.response(first.end)).status).toBe(400);
     c.destroy();
   });
 });

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_TIMER_MS, validateInteger, validateObject, validatePath } from '../validate.js';
 import type { Geometry } from '../geometry.js';
 import type { LogOptions } from '../log/index.js';
+import { AofError, ErrorCode } from '../errors.js';
 import { FileState } from '../file-state.js';
 import { Manager, type ManagerOptions } from '../manager.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -373,7 +374,6 @@ class HttpService {
   }
 
   async #follow(req: http.IncomingMessage, res: http.ServerResponse, name: string, params: URLSearchParams): Promise<void> {
-    const target = await this.streams.open(name);
     const lastEventId = req.headers['last-event-id'];
     const resume = lastEventId === undefined || lastEventId === '' ? undefined : Number(lastEventId);
     if (resume !== undefined && !(Number.isSafeInteger(resume) && resume >= 0 && /^\d+$/.test(String(lastEventId).trim()))) {
@@ -381,15 +381,35 @@ class HttpService {
     }
     const fromEnd = params.get('from') === 'end';
     const from = fromEnd ? undefined : intParam(params, 'from');
+    const encoding = params.get('encoding') ?? 'base64';
+    if (encoding !== 'base64' && encoding !== 'text') throw badArg(`encoding: expected base64 or text, got ${JSON.stringify(encoding.slice(0, 40))}`);
     const controller = new AbortController();
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const onEvent = () => this.counters.sseEvents++;
+    let target: Awaited<ReturnType<Streams['open']>>;
+    try {
+      target = await this.streams.open(name);
+    } catch (e) {
+      if (!(e instanceof AofError) || e.code !== ErrorCode.NOT_FOUND) throw e;
+      // Not there yet: a subscriber may come before the first write. The event stream opens now
+      // (heartbeats keep it alive) and follows the stream from its start once it is created,
+      // whichever kind its first write makes it (a 404 made EventSource give up for good).
+      await this.#runLive(req, res, controller, `stream ${name} (waiting for its first write)`, undefined, async () => {
+        try {
+          await this.streams.created(name, controller.signal);
+        } catch {
+          res.end(); // the client left, or the service is closing
+          return;
+        }
+        await this.#followTarget(res, name, await this.streams.open(name), { resume, fromEnd: false, from: undefined, encoding, controller, remote, onEvent });
+      });
+      return;
+    }
+    let comment: string;
     if (target.kind === 'raw') {
       const { aof } = target;
-      const encoding = params.get('encoding') ?? 'base64';
-      if (encoding !== 'base64' && encoding !== 'text') throw badArg(`encoding: expected base64 or text, got ${JSON.stringify(encoding.slice(0, 40))}`);
-      // Raw ids are the offset after the event: resuming from Last-Event-ID starts right there.
       const start = resume ?? (fromEnd ? aof.size : from ?? 0);
+      comment = `stream ${name} (raw${encoding === 'text' ? ', text' : ''}) from byte ${start}`;
       if (start > aof.size) throw badArg(`from: expected at most the stream's size (${aof.size}), got ${start}`);
       if (resume !== undefined && resume === aof.size && aof.state === FileState.EOF) {
         // A reconnect after the eof event of a finished stream: 204 is how the SSE spec tells
@@ -397,17 +417,43 @@ class HttpService {
         res.writeHead(204, { 'cache-control': 'no-store' }).end();
         return;
       }
-      const sub = this.streams.subscribe(name, 'raw', start, remote);
-      await this.#runLive(req, res, controller, `stream ${name} (raw${encoding === 'text' ? ', text' : ''}) from byte ${start}`, sub,
-        () => followRaw(res, aof, start, sub, { signal: controller.signal, onEvent, text: encoding === 'text' }));
+    } else {
+      const { log } = target;
+      const start = resume !== undefined ? resume + 1 : fromEnd ? log.lastId + 1 : Math.max(from ?? log.firstId, log.firstId);
+      if (start > log.lastId + 1) throw badArg(`from: expected at most the next id (${log.lastId + 1}), got ${start}`);
+      comment = `stream ${name} (records) from id ${start}`;
+    }
+    await this.#runLive(req, res, controller, comment, undefined,
+      () => this.#followTarget(res, name, target, { resume, fromEnd, from, encoding, controller, remote, onEvent }));
+  }
+
+  /** Follows an open stream on an event stream already started: from where the request asked. */
+  async #followTarget(res: http.ServerResponse, name: string, target: Awaited<ReturnType<Streams['open']>>, o: {
+    resume: number | undefined; fromEnd: boolean; from: number | undefined; encoding: string;
+    controller: AbortController; remote: string; onEvent: () => void;
+  }): Promise<void> {
+    const { signal } = o.controller;
+    if (target.kind === 'raw') {
+      const { aof } = target;
+      // Raw ids are the offset after the event: resuming from Last-Event-ID starts right there.
+      const start = Math.min(o.resume ?? (o.fromEnd ? aof.size : o.from ?? 0), aof.size);
+      const sub = this.streams.subscribe(name, 'raw', start, o.remote);
+      try {
+        await followRaw(res, aof, start, sub, { signal, onEvent: o.onEvent, text: o.encoding === 'text' });
+      } finally {
+        this.streams.unsubscribe(sub);
+      }
     } else {
       const { log } = target;
       // Record ids are the record's: resuming from Last-Event-ID starts with the next one.
-      const start = resume !== undefined ? resume + 1 : fromEnd ? log.lastId + 1 : Math.max(from ?? log.firstId, log.firstId);
-      if (start > log.lastId + 1) throw badArg(`from: expected at most the next id (${log.lastId + 1}), got ${start}`);
-      const sub = this.streams.subscribe(name, 'records', start - 1, remote);
-      await this.#runLive(req, res, controller, `stream ${name} (records) from id ${start}`, sub,
-        () => followRecords(res, log, start, sub, { signal: controller.signal, onEvent }));
+      const start = Math.min(o.resume !== undefined ? o.resume + 1 : o.fromEnd ? log.lastId + 1 : Math.max(o.from ?? log.firstId, log.firstId),
+        log.lastId + 1);
+      const sub = this.streams.subscribe(name, 'records', start - 1, o.remote);
+      try {
+        await followRecords(res, log, start, sub, { signal, onEvent: o.onEvent });
+      } finally {
+        this.streams.unsubscribe(sub);
+      }
     }
   }
 

@@ -121,6 +121,10 @@ export class Streams {
   /** Raw streams another process writes, followed read-only. */
   readonly #readers = new Map<string, Reader>();
   readonly #subscribers = new Set<Subscriber>();
+  /** Subscribers waiting for a stream that does not exist yet: woken when one is created. */
+  readonly #awaiting = new Set<() => void>();
+  /** Watches the directory while anyone waits (a stream another process creates). */
+  #dirWatch: fs.FSWatcher | undefined;
   #nextSubscriber = 1;
   #closing: Promise<void> | undefined;
 
@@ -234,6 +238,7 @@ export class Streams {
     const aof = this.raw(name, true);
     const offset = aof.size;
     if (body.length > 0) aof.write(body);
+    this.#wakeAwaiting();
     return { aof, offset, size: aof.size };
   }
 
@@ -242,7 +247,50 @@ export class Streams {
     const log = await this.records(name, true);
     this.#checkOpen();
     const ids = log.append(records);
+    this.#wakeAwaiting();
     return { log, ids: [ids[0]!, ids[ids.length - 1]!] };
+  }
+
+  /**
+   * Resolves once a stream `name` exists (created by an append here, or on disk by another
+   * process: the directory is watched meanwhile); rejects when `signal` aborts.
+   */
+  async created(name: string, signal: AbortSignal): Promise<void> {
+    while (this.kindOf(name) === undefined) {
+      signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#awaiting.delete(wake);
+          signal.removeEventListener('abort', wake);
+          if (this.#awaiting.size === 0) this.#unwatch();
+          resolve();
+        };
+        this.#awaiting.add(wake);
+        signal.addEventListener('abort', wake, { once: true });
+        this.#watchDir();
+        if (this.kindOf(name) !== undefined) wake(); // created by another process before the watch began
+      });
+    }
+  }
+
+  #wakeAwaiting(): void {
+    if (this.#awaiting.size === 0) return;
+    for (const wake of [...this.#awaiting]) wake();
+  }
+
+  #watchDir(): void {
+    if (this.#dirWatch) return;
+    try {
+      this.#dirWatch = fs.watch(this.dir, { persistent: false }, () => this.#wakeAwaiting());
+      this.#dirWatch.on('error', () => this.#unwatch());
+    } catch {
+      // No watch (a directory gone, no inotify left): appends through this service still wake.
+    }
+  }
+
+  #unwatch(): void {
+    this.#dirWatch?.close();
+    this.#dirWatch = undefined;
   }
 
   // --- subscribers ---------------------------------------------------------------------------
@@ -338,6 +386,7 @@ export class Streams {
 
   /** Closes the record logs (the Manager's files are closed by its owner). Idempotent. */
   close(): Promise<void> {
+    this.#unwatch();
     this.#closing ??= (async () => {
       const logs = await Promise.allSettled([...this.#logs.values()]);
       const closes = logs.flatMap((r) => (r.status === 'fulfilled' ? [r.value.close()] : []));
