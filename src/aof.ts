@@ -938,6 +938,28 @@ export class AOF extends Followable implements AsyncDisposable {
     old.close();
   }
 
+  /** @internal True while `path` names this file (same device and inode): not renamed away or replaced. */
+  isAt(path: string): boolean {
+    const id = this.#f.identity;
+    return id !== undefined && pathNames(path, id);
+  }
+
+  /**
+   * @internal Lets go of the control block now, marked Closed: for a writer whose file was
+   * renamed away (log rotation) before a new file takes the path and, with it, the block at
+   * `<path>-shm`. The close that follows then leaves that block to the new writer.
+   */
+  detachControlBlock(): void {
+    const f = this.#f;
+    if (!f.control) return;
+    this.#publish();
+    try {
+      f.control.setState(ControlState.Closed, this.#size);
+    } finally {
+      this.#dropControl(false);
+    }
+  }
+
   /** @internal Writes and bytes written since open, for the Manager's stats. */
   get writeCounts(): { writes: number; bytesWritten: number } {
     return { writes: this.#writes, bytesWritten: this.#size - this.#f.sizeAtOpen };

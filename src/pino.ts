@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import * as nodePath from 'node:path';
 import { AOF } from './aof.js';
-import { closed, invalidArg, readOnly } from './errors.js';
+import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from './geometry.js';
 import { Manager, type ManagerOptions } from './manager.js';
 import { FileState } from './file-state.js';
@@ -47,6 +47,11 @@ export interface DestinationOptions {
    * survives a power loss, at the cost of two syscalls and a disk flush per line. Default false.
    */
   fsync?: boolean;
+  /**
+   * Call {@link AofDestination.reopen} on `SIGHUP` (what logrotate's `postrotate` sends), as an
+   * app does with `pino.destination`: `process.on('SIGHUP', () => dest.reopen())`. Default false.
+   */
+  reopenOnSighup?: boolean;
 }
 
 /** The default geometry of a log file (see {@link DestinationOptions.geometry}). */
@@ -58,12 +63,16 @@ export const DEFAULT_LOG_GEOMETRY: Geometry = Geometry.create().with(1 * MiB, MA
  * `'finish'` and `'close'` (after `end()`).
  */
 export class AofDestination extends EventEmitter implements AsyncDisposable {
-  /** The AOF the lines go to (e.g. `dest.aof.finish()`, `dest.aof.createReadStream()`, `dest.aof.size`). */
-  readonly aof: AOF;
+  #aof: AOF;
+  /** The Manager files are opened through (the given one or ours); undefined with `options.aof`. */
+  readonly #opener: Manager | undefined;
+  readonly #geometry: Geometry;
+  #path: string | undefined;
+  readonly #onSighup: (() => void) | undefined;
   readonly #fsync: boolean;
   /** The Manager this destination made (closed by end()); undefined when given one or an AOF. */
   readonly #manager: Manager | undefined;
-  readonly #ownsAof: boolean;
+  #ownsAof: boolean;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createDestination}. */
@@ -80,9 +89,10 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
         if (value !== undefined) throw invalidArg(`options.${key}`, 'nothing when options.aof is given', value);
       }
       checkWritable(aof);
-      this.aof = aof;
+      this.#aof = aof;
       this.#ownsAof = false;
       this.#manager = undefined;
+      this.#opener = undefined;
     } else {
       validatePath(file, 'options.file', 'a file path');
       if (dir !== undefined) validatePath(dir, 'options.dir', 'a directory path');
@@ -108,15 +118,67 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
           if (manager && !shared) opened.close().catch(() => {}); // nothing was written: nothing to lose
           throw e;
         }
-        this.aof = opened;
+        this.#aof = opened;
       } catch (e) {
         owned?.close().catch(() => {}); // the open failed: nothing of ours is open in it
         throw e;
       }
       this.#ownsAof = !shared;
       this.#manager = owned;
+      this.#opener = manager ?? owned;
+      this.#path = path;
+    }
+    this.#geometry = geometry ?? DEFAULT_LOG_GEOMETRY;
+    const reopenOnSighup = options.reopenOnSighup ?? false;
+    validateBoolean(reopenOnSighup, 'options.reopenOnSighup');
+    if (reopenOnSighup) {
+      this.#onSighup = () => this.reopen();
+      process.on('SIGHUP', this.#onSighup);
     }
     process.nextTick(() => this.emit('ready'));
+  }
+
+  /** The AOF the lines go to now (e.g. `dest.aof.finish()`, `dest.aof.createReadStream()`, `dest.aof.size`); a new one after {@link reopen}. */
+  get aof(): AOF {
+    return this.#aof;
+  }
+
+  /**
+   * Log rotation, as `pino.destination`'s `reopen()`: after the file was renamed away (`mv app.aof
+   * app.aof.1`), lines go to a new file at the path (or at `file`, resolved as `options.file`).
+   * The old file is closed (its lines flushed) and left to whoever rotated it; its control block
+   * is handed to the new file first. Lines written after `reopen()` returns go to the new file;
+   * none is lost or written twice. A failure (the new file cannot be opened) is emitted as
+   * `'error'`, and the lines keep going to the old file. Not for a destination given `options.aof`
+   * (`ERR_AOF_INVALID_ARG`), nor while the path still names the current file (nothing to do: it
+   * returns), as after `copytruncate`, which an AOF does not support.
+   */
+  reopen(file?: string): void {
+    if (file !== undefined) validatePath(file, 'file', 'a file path');
+    if (!this.#opener || this.#path === undefined) {
+      this.emit('error', new AofError(ErrorCode.INVALID_ARG, 'reopen() needs a destination that opened its file itself, not one given options.aof'));
+      return;
+    }
+    if (this.#closing) return;
+    const path = file === undefined ? this.#path : nodePath.resolve(this.#opener.dir, file);
+    if (nodePath.dirname(path) !== this.#opener.dir) {
+      this.emit('error', invalidArg('file', `a file directly in ${this.#opener.dir}`, file));
+      return;
+    }
+    const old = this.#aof;
+    if (old.isAt(path)) return;
+    try {
+      old.detachControlBlock();
+      const closing = this.#ownsAof ? old.close() : Promise.resolve();
+      const next = this.#opener.open(nodePath.basename(path), this.#geometry);
+      checkWritable(next);
+      this.#aof = next;
+      this.#path = path;
+      this.#ownsAof = true;
+      closing.catch((e: unknown) => this.emit('error', e));
+    } catch (e) {
+      this.emit('error', e);
+    }
   }
 
   /**
@@ -182,6 +244,7 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
+    if (this.#onSighup) process.off('SIGHUP', this.#onSighup);
     try {
       if (this.#ownsAof) await this.aof.close();
     } finally {

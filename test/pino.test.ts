@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AofError, FileState, Geometry, Manager } from '../src/index.js';
@@ -240,6 +241,57 @@ describe('createDestination() with pino', () => {
     await m.close();
     // Nothing the refused destinations opened is left behind but the files named.
     expect(fs.readdirSync(dir).filter((f) => !f.endsWith('-shm')).sort()).toEqual(['a.log', 'closed.log', 'finished.log', 'held.log']);
+  });
+
+  it('rename rotation: reopen() (here on SIGHUP, in a child process) sends later lines to a new file at the path; none is lost or written twice', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'app.aof');
+    const child = spawn(process.execPath, [fixture('pino-rotate.mjs'), DIST_PINO, file, '13', '17'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('logged') && resolve());
+      child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
+    });
+    // What logrotate does: rename, then postrotate's kill -HUP.
+    fs.renameSync(file, `${file}.1`);
+    child.kill('SIGHUP');
+    const [code] = await once(child, 'exit');
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const old = jsonLines(await contentOf(`${file}.1`));
+    const fresh = jsonLines(await contentOf(file));
+    expect(old.map((l) => [l.msg, l.i])).toEqual(Array.from({ length: 13 }, (_, i) => ['before', i]));
+    expect(fresh.map((l) => [l.msg, l.i])).toEqual(Array.from({ length: 17 }, (_, i) => ['after', i]));
+  });
+
+  it('reopen() in process: to the same path after a rename, to another file, a no-op while the path is still the file, an error event for a destination over a given AOF', async () => {
+    const dir = tmpDir();
+    const dest = createDestination({ file: path.join(dir, 'a.aof') });
+    const logger = pino(dest);
+    logger.info('one');
+    const first = dest.aof;
+    dest.reopen(); // nothing was renamed: the same file
+    expect(dest.aof).toBe(first);
+    fs.renameSync(path.join(dir, 'a.aof'), path.join(dir, 'a.aof.1'));
+    dest.reopen();
+    expect(dest.aof).not.toBe(first);
+    logger.info('two');
+    dest.reopen('b.aof');
+    logger.info('three');
+    await dest.close();
+    expect(first.state).toBe(FileState.Closed);
+    expect(jsonLines(await contentOf(path.join(dir, 'a.aof.1'))).map((l) => l.msg)).toEqual(['one']);
+    expect(jsonLines(await contentOf(path.join(dir, 'a.aof'))).map((l) => l.msg)).toEqual(['two']);
+    expect(jsonLines(await contentOf(path.join(dir, 'b.aof'))).map((l) => l.msg)).toEqual(['three']);
+    const m = quietManager(dir);
+    const aof = m.open('c.aof');
+    const given = createDestination({ aof });
+    const errors: unknown[] = [];
+    given.on('error', (e) => errors.push(e));
+    given.reopen();
+    expect((errors[0] as AofError).code).toBe('ERR_AOF_INVALID_ARG');
+    await given.close();
+    await m.close();
   });
 
   it('as a transport target (the default export), receives the lines in pino\'s worker thread and closes with the transport', async () => {
