@@ -25,7 +25,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
-import { closed } from './errors.js';
+import { AofError, ErrorCode, closed } from './errors.js';
 import { FileState } from './file-state.js';
 import { MAX_FILE_SIZE } from './geometry.js';
 import { recoveryContext } from './durability.js';
@@ -163,7 +163,7 @@ export class Reader extends Followable implements AsyncDisposable {
     }
     this.#buf = Buffer.from(this.#region.buffer(PAGE));
     try {
-      this.#attach();
+      this.#attach(true);
     } catch (e) {
       this.#release();
       throw e;
@@ -223,7 +223,7 @@ export class Reader extends Followable implements AsyncDisposable {
    * Finds the size and state: from the control block when it describes this file, else from the
    * data file by recovery, rebuilding the block (when allowed) so the next reader need not.
    */
-  #attach(): void {
+  #attach(initial = false): void {
     const mode = fs.fstatSync(this.#fd).mode & 0o666;
     let control: ControlBlock | undefined;
     // The block at the path belongs to the file at the path: a reader of a file since deleted or
@@ -231,10 +231,23 @@ export class Reader extends Followable implements AsyncDisposable {
     if (pathNames(this.#path, this.#identity)) {
       try {
         control = ControlBlock.open(this.#path, { create: false });
-        // None yet: create one for the writer and readers to come, unless the file is finished.
-        if (!control && !this.#recoverBytes().finished) control = ControlBlock.open(this.#path, { mode });
       } catch {
         control = undefined; // no control block: serve what recovery finds, try again later
+      }
+      if (!control || !control.describes(this.#identity)) {
+        // No writer's word for the size: the bytes must make sense before anything is made beside them.
+        const found = this.#recoverBytes();
+        if (initial && found.problem !== undefined) {
+          control?.close();
+          throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
+            '`aof inspect` says more, `aof recover` keeps the longest valid prefix');
+        }
+        try {
+          // None yet: create one for the writer and readers to come, unless the file is finished.
+          if (!control && !found.finished) control = ControlBlock.open(this.#path, { mode });
+        } catch {
+          control = undefined;
+        }
       }
     }
     if (control && !control.describes(this.#identity)) {
@@ -308,7 +321,7 @@ export class Reader extends Followable implements AsyncDisposable {
    * Reads the whole file, then keeps only the pages of the content mapped: a later finish()
    * truncates the headroom, and a mapped page past the end of a file is SIGBUS on access.
    */
-  #recoverBytes(): { size: number; finished: boolean } {
+  #recoverBytes(): { size: number; finished: boolean; problem?: string } {
     const fileSize = fs.fstatSync(this.#fd).size;
     this.#fileSize = fileSize;
     const before = this.#mapped;
@@ -316,9 +329,10 @@ export class Reader extends Followable implements AsyncDisposable {
     const data = this.#buf.subarray(0, fileSize);
     // After a reboot, only what the last durable flush proved (as a writer's recovery will keep).
     const r = recoverWithMagic(fileSize, data, MAGIC_TAIL, recoveryContext(this.#fd, this.#path, data, fileSize).hint);
-    const found = isFinished(r) ? { size: r.checkpoint, finished: true }
+    const found: { size: number; finished: boolean; problem?: string } = isFinished(r) ? { size: r.checkpoint, finished: true }
       : r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint ? { size: r.tail, finished: false }
-      : { size: 0, finished: false };
+      : r.kind === RecoveryKind.Empty ? { size: 0, finished: false }
+      : { size: 0, finished: false, problem: r.error?.message ?? 'recovery cannot tell where its content ends' };
     const keep = Math.max(before, pageUp(Math.max(found.size, this.#size)));
     if (this.#mapped > keep) {
       this.#region.zero(keep, this.#mapped - keep);

@@ -360,6 +360,19 @@ describe('tail and cat conventions, waiting for the writer lock', () => {
     await writer.request('close', 'closed');
   });
 
+  it('cat, tail and tail -f of a file that is not an AOF (plain text, /etc/passwd-like) fail with ERR_AOF_CORRUPTED and a hint, exit 1, and create nothing beside it', async () => {
+    const dir = tmpDir();
+    const notes = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notes, 'root:x:0:0:root:/root:/bin/bash\nplain text\n');
+    for (const args of [['cat', notes], ['tail', notes], ['tail', '-f', notes]]) {
+      const run = await aof(args);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.out).toBe('');
+      expect(run.stderr).toMatch(/^aof: ERR_AOF_CORRUPTED: .*not an AOF.*aof recover/);
+    }
+    expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
+  });
+
   it('append --wait waits for the writer that holds the file and then appends; --wait MS gives up with ERR_AOF_LOCKED', async () => {
     const dir = tmpDir();
     const writer = await startWriter(dir, 'w.aof');
