@@ -619,6 +619,29 @@ describe('aof serve', () => {
   });
 });
 
+describe('aof serve flags', () => {
+  it('--body-limit and --heartbeat reach the service; an SSE response in progress ends cleanly on SIGTERM, exit 0', async () => {
+    const dir = tmpDir();
+    const serve = startAof(['serve', '--dir', dir, '--port', '0', '--body-limit', '1k', '--heartbeat', '50']);
+    await serve.waitForOutput((out) => out.toString().endsWith('\n'), 'the "serving" line');
+    const url = /on (http:\/\/\S+)\n$/.exec(serve.stdout.toString())![1]!;
+    expect((await fetch(`${url}/streams/s`, { method: 'POST', body: 'x'.repeat(1025) })).status).toBe(413);
+    expect((await fetch(`${url}/streams/s`, { method: 'POST', body: `${'x'.repeat(1023)}\n` })).status).toBe(200);
+    const sse = await fetch(`${url}/streams/s?encoding=text`);
+    const reader = sse.body!.getReader();
+    let text = '';
+    while (!text.includes(': heartbeat')) text += new TextDecoder().decode((await reader.read()).value);
+    serve.kill('SIGTERM');
+    for (;;) {
+      const { done, value } = await reader.read(); // ends, not errors: the service closed it cleanly
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain(`data: ${'x'.repeat(1023)}\n`);
+    expect(await serve.exited).toMatchObject({ code: 0, signal: null, stderr: '' });
+  });
+});
+
 describe('errors and usage', () => {
   it('a missing file is one ERR_AOF_NOT_FOUND line on stderr and exit 1, for every command reading one', async () => {
     const missing = path.join(tmpDir(), 'missing.aof');

@@ -100,6 +100,10 @@ Errors print one line "aof: <code>: <message>" and exit 1; usage errors exit 2.`
     .option('--dir <dir>', 'the data directory', './data')
     .option('--port <port>', 'the TCP port (0: any free port)', parsePort, 8080)
     .option('--host <host>', 'the address to listen on (default: the service\'s)')
+    .option('--body-limit <size>', 'largest request body (units as 8m; default 8m); larger ones get 413', parseSize)
+    .option('--heartbeat <ms>', 'comment lines to idle SSE clients this often (default 15000; 0: never)', parseCount)
+    .option('--stats-interval <ms>', 'default period of GET /stats/events (default 1000)', parseCount)
+    .option('--shutdown-timeout <ms>', 'how long SIGINT/SIGTERM waits for in-flight requests (default 10000)', parseCount)
     .action((options) => serve(options));
 
   return program;

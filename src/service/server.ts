@@ -110,6 +110,8 @@ class HttpService {
   #idle: (() => void) | undefined;
   /** SSE responses (streams and the stats feed): close() ends them. */
   readonly #live = new Set<AbortController>();
+  /** Live responses until they have ended (close() lets them end cleanly before it cuts connections). */
+  readonly #liveEnded = new Set<Promise<void>>();
   #statsSubscribers = 0;
   #closing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
@@ -465,9 +467,17 @@ class HttpService {
     res.on('close', onClose);
     this.#live.add(controller);
     if (this.#closing) controller.abort(); // started while the service began closing
+    let ended = () => {};
+    const endedPromise = new Promise<void>((resolve) => (ended = resolve));
+    this.#liveEnded.add(endedPromise);
     try {
       await run();
+      // The response's last chunk is on its way: a cut before it reaches the socket would leave
+      // the client with a broken stream (undici: "terminated") instead of its clean end.
+      if (!res.writableFinished && !res.destroyed) await new Promise<void>((resolve) => res.once('close', resolve).once('finish', resolve));
     } finally {
+      this.#liveEnded.delete(endedPromise);
+      ended();
       this.#live.delete(controller);
       res.off('close', onClose);
       stopHeartbeat();
@@ -540,10 +550,12 @@ class HttpService {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.#live) c.abort();
     this.server.closeIdleConnections();
-    // In-flight appends and reads finish (a client that never completes its body is cut at the deadline).
+    // In-flight appends and reads finish (a client that never completes its body is cut at the
+    // deadline), and event streams end with their last chunk sent.
     const deadline = setTimeout(() => this.server.closeAllConnections(), this.#shutdownTimeoutMs);
     try {
       while (this.#inflight > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await Promise.allSettled([...this.#liveEnded]);
     } finally {
       clearTimeout(deadline);
     }

@@ -1,5 +1,5 @@
 /**
- * `aof serve [--dir ./data] [--port 8080] [--host H]`: the HTTP service over the AOFs in a
+ * `aof serve [--dir ./data] [--port 8080] [--host H] [--body-limit SIZE] [--heartbeat MS] …`: the HTTP service over the AOFs in a
  * directory (src/service/server.ts, loaded only by this command), until SIGINT or SIGTERM; then
  * it closes the service (in-flight requests finish, files close) and exits 0.
  */
@@ -10,6 +10,10 @@ export interface ServeOptions {
   dir: string;
   port: number;
   host?: string;
+  bodyLimit?: number;
+  heartbeat?: number;
+  statsInterval?: number;
+  shutdownTimeout?: number;
 }
 
 /** Runs `aof serve`. */
@@ -17,7 +21,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const { startService } = await import('../../service/server.js');
   const interrupt = interruptSignal();
   try {
-    const running = await startService({ dir: options.dir, port: options.port, ...(options.host ? { host: options.host } : {}) });
+    const running = await startService({
+      dir: options.dir,
+      port: options.port,
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.bodyLimit !== undefined ? { bodyLimit: options.bodyLimit } : {}),
+      ...(options.heartbeat !== undefined ? { heartbeatMs: options.heartbeat } : {}),
+      ...(options.statsInterval !== undefined ? { statsIntervalMs: options.statsInterval } : {}),
+      ...(options.shutdownTimeout !== undefined ? { shutdownTimeoutMs: options.shutdownTimeout } : {}),
+    });
     await writeOut(`serving ${options.dir} on ${running.url}\n`);
     if (!interrupt.signal.aborted) {
       await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
