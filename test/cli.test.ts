@@ -373,6 +373,26 @@ describe('tail and cat conventions, waiting for the writer lock', () => {
     expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
   });
 
+  it('tail -F waits for the file, follows it across a rename rotation and a finish to the next file at the path, until SIGINT', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'r.aof');
+    const tail = startAof(['tail', '-F', file]);
+    await aof(['append', file, '-q'], { input: Buffer.from('one\n') });
+    await tail.waitForOutput((out) => out.toString() === 'one\n', 'the file once it exists');
+    fs.renameSync(file, `${file}.1`);
+    await aof(['append', file, '-q'], { input: Buffer.from('two\n') });
+    await tail.waitForOutput((out) => out.toString() === 'one\ntwo\n', 'the new file after the rotation');
+    await aof(['append', file, '-q', '--finish'], { input: Buffer.from('three\n') });
+    await tail.waitForOutput((out) => out.toString() === 'one\ntwo\nthree\n', 'the rest of it, finished');
+    const next = path.join(dir, 'next.aof');
+    await aof(['append', next, '-q'], { input: Buffer.from('four\n') });
+    fs.renameSync(next, file);
+    await tail.waitForOutput((out) => out.toString() === 'one\ntwo\nthree\nfour\n', 'the next file at the path');
+    tail.kill('SIGINT');
+    expect(await tail.exited).toMatchObject({ code: 0, stderr: '' });
+    expect((await aof(['tail', '-F', dir])).code).toBe(1); // a record log: -f, not -F
+  });
+
   it('append --wait waits for the writer that holds the file and then appends; --wait MS gives up with ERR_AOF_LOCKED', async () => {
     const dir = tmpDir();
     const writer = await startWriter(dir, 'w.aof');

@@ -64,6 +64,7 @@ Errors print one line "aof: <code>: <message>" and exit 1; usage errors exit 2.`
     .description('write the end of FILE (or the last records of the log in DIR) to stdout; with -f, follow what the writer appends')
     .argument('<path>', 'an AOF file, or a record log directory')
     .option('-f, --follow', 'keep writing what is appended, until the file is finished or SIGINT/SIGTERM (a log: until the signal)')
+    .option('-F, --retry', 'as -f, and wait for the file to exist, and after a rotation (a new file at the path) or a finish go on with the next file there, until SIGINT/SIGTERM')
     .option('-n, --lines <n>', 'the last n lines (a record log: the last n records); +n: from line (record) n on', parseLineCount)
     .option('-c, --bytes <n>', 'the last n bytes instead of lines (units as 64k); +n: from byte n on (1-based)', parseByteCount)
     .option('--from <n>', 'from byte offset n (a record log: from id n) instead of the last lines', parseCount)

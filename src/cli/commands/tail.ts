@@ -5,6 +5,7 @@
  * `aof tail DIR` (or `--records`): the last records of a record log, one per line; `-f` follows
  * new records until SIGINT/SIGTERM (a log has no end).
  */
+import * as fs from 'node:fs';
 import { AofError, ErrorCode } from '../../errors.js';
 import { openReader, type Reader } from '../../reader.js';
 import type { TailCount } from '../arguments.js';
@@ -16,6 +17,8 @@ import { printRecord } from './cat.js';
 
 export interface TailOptions {
   follow?: boolean;
+  /** -F: wait for the file, and follow across rotation (a new file at the path) and finish. */
+  retry?: boolean;
   /** The last n lines, or from line n on (`+n`); default the last 10. */
   lines?: TailCount;
   /** The last n bytes, or from byte n on (`+n`, 1-based). */
@@ -64,6 +67,10 @@ function startOf(reader: Reader, options: TailOptions): number {
 
 /** Runs `aof tail`. */
 export async function tail(path: string, options: TailOptions): Promise<void> {
+  if (options.retry) {
+    if (options.records || isDirectory(path)) throw new AofError(ErrorCode.INVALID_ARG, '-F applies to a file, not to a record log (use -f)');
+    return tailRetry(path, options);
+  }
   if (options.records || isDirectory(path)) return tailRecords(path, options);
   const reader = openReader(path);
   try {
@@ -117,4 +124,93 @@ function stopSignal(): { signal: AbortSignal; dispose(): void } {
       closed.dispose();
     },
   };
+}
+
+/** How often -F looks at the path: for the file to appear, or for a new file there (GNU tail -F: 1 s). */
+const RETRY_MS = 200;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The path's device and inode, or undefined when nothing is there. */
+function fileAt(path: string): string | undefined {
+  try {
+    const st = fs.statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `tail -F`: as `-f`, and the file need not exist yet (it is waited for); when the path comes to
+ * name another file (rotation: renamed or replaced) the rest of the old one is written, then the
+ * new one from its start; a finished file is followed by the next file at the path.
+ */
+async function tailRetry(path: string, options: TailOptions): Promise<void> {
+  const stop = stopSignal();
+  const { signal } = stop;
+  let previous: string | undefined;
+  let first = true;
+  try {
+    while (!signal.aborted) {
+      const at = fileAt(path);
+      if (at === undefined || at === previous) {
+        await pause(RETRY_MS, signal);
+        continue;
+      }
+      let reader: Reader;
+      try {
+        reader = openReader(path);
+      } catch (e) {
+        if (e instanceof AofError && e.code === ErrorCode.NOT_FOUND) continue; // gone again meanwhile
+        throw e;
+      }
+      previous = fileAt(path) ?? at;
+      try {
+        const start = first ? startOf(reader, options) : 0;
+        first = false;
+        await followUntilRotated(reader, path, previous, start, signal);
+      } finally {
+        await reader.close();
+      }
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** Writes what `reader` publishes from `start` until EOF, `signal`, or the path names another file (then up to the size seen then). */
+async function followUntilRotated(reader: Reader, path: string, identity: string, start: number, signal: AbortSignal): Promise<void> {
+  const local = new AbortController();
+  const both = AbortSignal.any([signal, local.signal]);
+  let until = Infinity;
+  const check = setInterval(() => {
+    if (until !== Infinity || fileAt(path) === identity) return;
+    until = reader.size; // rotated: what the old file holds now is still written
+    if (position >= until) local.abort();
+  }, RETRY_MS);
+  let position = start;
+  try {
+    for await (const ev of reader.tail({ from: start, signal: both })) {
+      const end = Math.min(ev.end, until);
+      if (end > ev.begin) await writeOut(ev.tail.subarray(0, end - ev.begin));
+      position = end;
+      if (position >= until) break;
+    }
+  } catch (e) {
+    if (!both.aborted) throw e;
+  } finally {
+    clearInterval(check);
+  }
 }
