@@ -742,7 +742,13 @@ export class AOF extends Followable implements AsyncDisposable {
     const f = this.#f;
     const canGrow = f.ctx.growAhead && !f.anonymous && !f.growing && !f.growAheadFailed &&
       this.#fileSize < f.geometry.sizeUpper;
-    this.#limit = canGrow ? this.#fileSize - f.threshold : this.#fileSize;
+    // Growth ahead starts once the writer passes the threshold before the end, or half the file
+    // for a file smaller than twice the threshold: a small file (a CLI or pino log of a few
+    // lines) then stays at its first size instead of growing a whole step at its first write
+    // (248 bytes took 2 MiB on disk, a 498-byte pino log 16 MiB).
+    // (A threshold the Manager was given is kept as given.)
+    const threshold = f.ctx.growThreshold === undefined ? Math.min(f.threshold, Math.floor(this.#fileSize / 2)) : f.threshold;
+    this.#limit = canGrow ? this.#fileSize - threshold : this.#fileSize;
   }
 
   /** Grows one step ahead of the writer: fallocate on the thread pool, then map on the next turn. */

@@ -74,6 +74,8 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   readonly #manager: Manager | undefined;
   #ownsAof: boolean;
   #closing: Promise<void> | undefined;
+  /** Files left by reopen(), closing: close() waits for them. */
+  readonly #retiring = new Set<Promise<void>>();
 
   /** @internal Use {@link createDestination}. */
   constructor(options: DestinationOptions) {
@@ -175,7 +177,10 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       this.#aof = next;
       this.#path = path;
       this.#ownsAof = true;
-      closing.catch((e: unknown) => this.emit('error', e));
+      const retiring = closing.catch((e: unknown) => {
+        this.emit('error', e);
+      }).finally(() => this.#retiring.delete(retiring));
+      this.#retiring.add(retiring);
     } catch (e) {
       this.emit('error', e);
     }
@@ -245,6 +250,7 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
 
   async #close(): Promise<void> {
     if (this.#onSighup) process.off('SIGHUP', this.#onSighup);
+    await Promise.all([...this.#retiring]);
     try {
       if (this.#ownsAof) await this.aof.close();
     } finally {

@@ -50,6 +50,13 @@ export interface ReaderOptions {
    * 'adaptive': how long to spin after an event before sleeping (default 0.1).
    */
   spinMs?: number;
+  /**
+   * @internal Refuse (ERR_AOF_CORRUPTED) a file no writer's control block describes whose bytes do
+   * not recover, before making anything beside it: the CLI's reads. Not the default: a reader of a
+   * file whose first write is in progress, before its writer's block describes it, sees the same
+   * bytes (Log.follow did, in its tests).
+   */
+  refuseUnparseable?: boolean;
 }
 
 /** @internal What a Manager hands a reader it opens. */
@@ -84,7 +91,7 @@ export function openReaderOptions(options: ReaderOptions): Required<ReaderOption
   validateOneOf(wake, 'options.wake', WAKE_MODES);
   validateTimerMs(interval, 'options.interval', true);
   validateNonNegative(spinMs, 'options.spinMs', 'a non-negative number of milliseconds');
-  return { wake, interval, spinMs };
+  return { wake, interval, spinMs, refuseUnparseable: options.refuseUnparseable === true };
 }
 
 /**
@@ -237,7 +244,7 @@ export class Reader extends Followable implements AsyncDisposable {
       if (!control || !control.describes(this.#identity)) {
         // No writer's word for the size: the bytes must make sense before anything is made beside them.
         const found = this.#recoverBytes();
-        if (initial && found.problem !== undefined) {
+        if (initial && this.#options.refuseUnparseable && found.problem !== undefined) {
           control?.close();
           throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
             '`aof inspect` says more, `aof recover` keeps the longest valid prefix');

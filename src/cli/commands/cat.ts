@@ -50,7 +50,7 @@ async function catOne(path: string, options: CatOptions): Promise<void> {
     await out.flush();
     return;
   }
-  const reader = openReader(path);
+  const reader = openReader(path, { refuseUnparseable: true });
   try {
     const size = reader.size;
     const from = options.from ?? 0;

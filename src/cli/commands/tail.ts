@@ -72,7 +72,7 @@ export async function tail(path: string, options: TailOptions): Promise<void> {
     return tailRetry(path, options);
   }
   if (options.records || isDirectory(path)) return tailRecords(path, options);
-  const reader = openReader(path);
+  const reader = openReader(path, { refuseUnparseable: true });
   try {
     const start = startOf(reader, options);
     if (!options.follow) return await writeRange(reader, start, reader.size, `tail ${reader.name}`);
@@ -171,7 +171,7 @@ async function tailRetry(path: string, options: TailOptions): Promise<void> {
       }
       let reader: Reader;
       try {
-        reader = openReader(path);
+        reader = openReader(path, { refuseUnparseable: true });
       } catch (e) {
         if (e instanceof AofError && e.code === ErrorCode.NOT_FOUND) continue; // gone again meanwhile
         throw e;
