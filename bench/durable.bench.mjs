@@ -321,23 +321,22 @@ const room = (s) => {
 // --- the hand-written group commit ----------------------------------------------------------------
 
 /**
- * The baseline of section 3: callers queue their record and a resolver; one committer takes
- * everything queued, writes it with one writev at the file's end and one fdatasync (both async,
- * on the thread pool), resolves the batch, and starts the next batch with what queued meanwhile.
+ * Group commit, the part both committers share: callers queue a resolver; one committer takes
+ * everything queued, makes it durable with one `flush(batch)`, resolves the batch, and starts the
+ * next batch with what queued meanwhile. Counts the flushes and their time.
  */
-class GroupCommitFile {
-  constructor(fd) {
-    this.fd = fd;
-    this.size = 0;
+class GroupCommit {
+  constructor() {
     this.flushes = 0;
     this.flushNs = 0;
     this.queue = [];
     this.running = false;
   }
 
-  append(record) {
+  /** Queues `entry` ({ record? }) and resolves once a flush that started after it has ended. */
+  enqueue(entry) {
     return new Promise((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
+      this.queue.push({ ...entry, resolve, reject });
       if (!this.running) this.#commit();
     });
   }
@@ -349,12 +348,7 @@ class GroupCommitFile {
       this.queue = [];
       try {
         const t = process.hrtime.bigint();
-        const bufs = batch.map((e) => e.record);
-        const bytes = bufs.length * RECORD;
-        const { bytesWritten: written } = await writevAsync(this.fd, bufs, this.size);
-        if (written !== bytes) throw new Error(`writev wrote ${written} of ${bytes} bytes`);
-        this.size += bytes;
-        await fdatasyncAsync(this.fd);
+        await this.flush(batch);
         this.flushes++;
         this.flushNs += Number(process.hrtime.bigint() - t);
         for (const e of batch) e.resolve();
@@ -367,56 +361,61 @@ class GroupCommitFile {
 }
 
 /**
+ * The baseline of section 3: each batch written with one writev at the file's end and one
+ * fdatasync (both async, on the thread pool).
+ */
+class GroupCommitFile extends GroupCommit {
+  constructor(fd) {
+    super();
+    this.fd = fd;
+    this.size = 0;
+  }
+
+  append(record) {
+    return this.enqueue({ record });
+  }
+
+  async flush(batch) {
+    const bufs = batch.map((e) => e.record);
+    const bytes = bufs.length * RECORD;
+    const { bytesWritten: written } = await writevAsync(this.fd, bufs, this.size);
+    if (written !== bytes) throw new Error(`writev wrote ${written} of ${bytes} bytes`);
+    this.size += bytes;
+    await fdatasyncAsync(this.fd);
+  }
+}
+
+/**
  * For comparison in section 3, not a target: the same committer over the library's mechanism.
  * Callers store their record into a mapped file (fallocated ahead, MAPPED_BYTES) and queue a
  * resolver; the committer makes everything stored durable with one region.durableSyncAsync (the
  * addon's call behind aof.sync(): a slot in the attribute + fsync, on the thread pool).
  */
 const MAPPED_BYTES = 256 * MiB;
-class GroupCommitMapped {
+class GroupCommitMapped extends GroupCommit {
   constructor(st) {
+    super();
     this.st = st;
     this.size = 0;
     this.durable = 0;
     this.seq = 1;
     this.slot = Buffer.alloc(SLOT_SIZE);
-    this.flushes = 0;
-    this.flushNs = 0;
-    this.queue = [];
-    this.running = false;
   }
 
   append(record) {
     if (this.size + RECORD > MAPPED_BYTES) throw new Error('the mapped file is full');
     this.st.mem.set(record, this.size);
     this.size += RECORD;
-    return new Promise((resolve, reject) => {
-      this.queue.push({ resolve, reject });
-      if (!this.running) this.#commit();
-    });
+    return this.enqueue({});
   }
 
-  async #commit() {
-    this.running = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        const t = process.hrtime.bigint();
-        const to = this.size; // every queued record was stored before it queued
-        this.slot.writeUInt32LE(this.seq++, 8);
-        this.slot.writeUInt32LE(to, 12);
-        this.slot.writeUInt32LE(this.durable, 16);
-        await this.st.region.durableSyncAsync(this.st.fd, this.durable, to, this.slot, SLOTS_ATTRIBUTE);
-        this.durable = to;
-        this.flushes++;
-        this.flushNs += Number(process.hrtime.bigint() - t);
-        for (const e of batch) e.resolve();
-      } catch (err) {
-        for (const e of batch) e.reject(err);
-      }
-    }
-    this.running = false;
+  async flush() {
+    const to = this.size; // every queued record was stored before it queued
+    this.slot.writeUInt32LE(this.seq++, 8);
+    this.slot.writeUInt32LE(to, 12);
+    this.slot.writeUInt32LE(this.durable, 16);
+    await this.st.region.durableSyncAsync(this.st.fd, this.durable, to, this.slot, SLOTS_ATTRIBUTE);
+    this.durable = to;
   }
 }
 
