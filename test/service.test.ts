@@ -248,6 +248,17 @@ class SseClient {
   }
 }
 
+/** A service over a directory holding one finished raw stream `name` with `content`. */
+async function serveFinished(name: string, content: string): Promise<Service & { dir: string }> {
+  const dir = tmpDir('aof-service-');
+  const m = new Manager(dir, { flushIntervalMs: 0 });
+  const aof = m.open(`${name}.aof`);
+  aof.write(content);
+  await aof.finish();
+  await m.close();
+  return serve({ dir });
+}
+
 /** The bytes of raw SSE events, in order, and the offset after the last one. */
 function rawBytes(events: SseEvent[]): Buffer {
   return Buffer.concat(events.filter((e) => e.event === undefined).map((e) => Buffer.from(e.data, 'base64')));
@@ -588,13 +599,7 @@ describe('following a stream (SSE)', () => {
   });
 
   it('a finished stream is sent to its end, then an eof event, and the response ends', async () => {
-    const dir = tmpDir('aof-service-');
-    const m = new Manager(dir, { flushIntervalMs: 0 });
-    const aof = m.open('done.aof');
-    aof.write('all of it');
-    await aof.finish();
-    await m.close();
-    const s = await serve({ dir });
+    const s = await serveFinished('done', 'all of it');
     const sse = await SseClient.open(`${s.url}/streams/done`);
     const eof = await sse.waitFor((e) => e.event === 'eof', 'eof');
     expect(JSON.parse(eof.data)).toEqual({ size: 9 });
@@ -603,13 +608,7 @@ describe('following a stream (SSE)', () => {
   });
 
   it('a reconnect after the eof of a finished stream (Last-Event-ID = its size) gets 204, so EventSource stops; earlier ids resume', async () => {
-    const dir = tmpDir('aof-service-');
-    const m = new Manager(dir, { flushIntervalMs: 0 });
-    const aof = m.open('done.aof');
-    aof.write('all of it');
-    await aof.finish();
-    await m.close();
-    const s = await serve({ dir });
+    const s = await serveFinished('done', 'all of it');
     expect((await call(s, 'GET', '/streams/done', undefined, { 'last-event-id': '9' })).status).toBe(204);
     const sse = await SseClient.open(`${s.url}/streams/done`, { 'last-event-id': '4' });
     await sse.waitFor((e) => e.event === 'eof', 'eof');
