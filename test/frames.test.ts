@@ -5,21 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../src/index.js';
 import { FrameIndex } from '../src/log/frame-index.js';
 import { FrameType, chainFrames, frameSize, writeFrame, sealFrames } from '../src/log/frame.js';
 import { native } from '../src/native.js';
-
-/** The frame of `data` as the format describes it (docs/format.md), built byte by byte. */
-function referenceFrame(data: Uint8Array, index: number, type: number): Buffer {
-  const frame = Buffer.alloc(frameSize(data.length));
-  frame.writeUInt32LE(data.length, 4);
-  frame.writeUInt32LE(type, 8);
-  frame.writeUInt32LE(index, 12);
-  frame.set(data, 16);
-  frame.writeUInt32LE(crc32c(frame.subarray(4, 16 + data.length)), 0);
-  return frame;
-}
+import { referenceFrame } from './helpers.js';
 
 const records = fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 40 });
 

@@ -38,7 +38,7 @@ import {
   type RecoveryResult,
 } from '../src/index.js';
 import { ControlBlock, ControlState, identityOf } from '../src/control-block.js';
-import { pseudoRandomBytes, quietManager, tmpDir } from './helpers.js';
+import { pseudoRandomBytes, quietManager, referenceFrame, tmpDir } from './helpers.js';
 
 // --- size, seed, figures --------------------------------------------------------------------------
 
@@ -399,18 +399,6 @@ function where(pos: Pos, length: number, spot: Spot): number {
   return Math.max(0, at);
 }
 
-/** A frame of the record log (src/log/frame.ts, as documented there), built by hand. */
-function frameBytes(payload: Uint8Array, type: number, index: number): Buffer {
-  const size = Math.ceil((16 + payload.length) / 8) * 8;
-  const b = Buffer.alloc(size);
-  b.writeUInt32LE(payload.length, 4);
-  b.writeUInt32LE(type, 8);
-  b.writeUInt32LE(index, 12);
-  b.set(payload, 16);
-  b.writeUInt32LE(crc32c(b.subarray(4, 16 + payload.length)), 0);
-  return b;
-}
-
 interface Planted {
   at: number;
   index: number;
@@ -480,7 +468,7 @@ function mutate(original: Buffer, mutations: readonly Mutation[], spot: Spot, pl
       case 'frame': {
         const at = spot.contentEnd;
         const index = m.index === 'next' ? (frames ?? []).length : m.index;
-        const frame = frameBytes(m.payload, m.type, index);
+        const frame = referenceFrame(m.payload, index, m.type);
         room(at + frame.length + (m.tail ? 8 : 0));
         b.set(frame, at);
         if (m.tail) b.set(TAIL, at + frame.length);

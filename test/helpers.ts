@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterEach, expect } from 'vitest';
-import { AofError, Manager, type ManagerOptions } from '../src/index.js';
+import { AofError, Manager, crc32c, type ManagerOptions } from '../src/index.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The compiled library (test/global-setup.ts builds it); child processes import this. */
@@ -346,4 +346,18 @@ export function logLayout(lengths: readonly number[], segmentSize: number, first
     seg.size += bytes;
   });
   return segments;
+}
+
+/**
+ * A record-log frame of `payload` built byte by byte from the format (docs/format.md, record
+ * frames), independently of src/log/frame.ts: the reference the frame code is checked against.
+ */
+export function referenceFrame(payload: Uint8Array, index: number, type: number): Buffer {
+  const frame = Buffer.alloc(Math.ceil((16 + payload.length) / 8) * 8);
+  frame.writeUInt32LE(payload.length, 4);
+  frame.writeUInt32LE(type, 8);
+  frame.writeUInt32LE(index, 12);
+  frame.set(payload, 16);
+  frame.writeUInt32LE(crc32c(frame.subarray(4, 16 + payload.length)), 0);
+  return frame;
 }
