@@ -66,6 +66,12 @@ export interface ReaderContext {
 }
 
 const PAGE = native.pageSize;
+/** What recovery finds in a file's bytes: the content's size, whether it is finished, why it cannot tell. */
+interface BytesFound {
+  size: number;
+  finished: boolean;
+  problem?: string;
+}
 const WAKE_MODES: readonly WakeMode[] = ['doorbell', 'adaptive', 'futex', 'poll', 'spin'];
 /** 'adaptive' predicts the next event from the stream's recent pace up to this gap (ms); past it, it only spins. */
 const PREDICT_MAX_MS = 2;
@@ -233,6 +239,8 @@ export class Reader extends Followable implements AsyncDisposable {
   #attach(initial = false): void {
     const mode = fs.fstatSync(this.#fd).mode & 0o666;
     let control: ControlBlock | undefined;
+    /** What recovery found in the bytes, when this attach had to look (a scan of the file: once). */
+    let found: BytesFound | undefined;
     // The block at the path belongs to the file at the path: a reader of a file since deleted or
     // replaced must neither follow nor rebuild it.
     if (pathNames(this.#path, this.#identity)) {
@@ -241,10 +249,11 @@ export class Reader extends Followable implements AsyncDisposable {
       } catch {
         control = undefined; // no control block: serve what recovery finds, try again later
       }
-      if (!control || !control.describes(this.#identity)) {
+      const refuse = initial && this.#options.refuseUnparseable;
+      if (!control || (refuse && !control.describes(this.#identity))) {
         // No writer's word for the size: the bytes must make sense before anything is made beside them.
-        const found = this.#recoverBytes();
-        if (initial && this.#options.refuseUnparseable && found.problem !== undefined) {
+        found = this.#recoverBytes();
+        if (refuse && found.problem !== undefined) {
           control?.close();
           throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
             '`aof inspect` says more, `aof recover` keeps the longest valid prefix');
@@ -275,7 +284,7 @@ export class Reader extends Followable implements AsyncDisposable {
     }
     this.#control = control;
     if (!control) {
-      const { size, finished } = this.#recoverBytes();
+      const { size, finished } = found ?? this.#recoverBytes();
       if (size > this.#size) this.#extend(size);
       this.#state = finished ? FileState.EOF : FileState.Opened;
       return;
@@ -328,7 +337,7 @@ export class Reader extends Followable implements AsyncDisposable {
    * Reads the whole file, then keeps only the pages of the content mapped: a later finish()
    * truncates the headroom, and a mapped page past the end of a file is SIGBUS on access.
    */
-  #recoverBytes(): { size: number; finished: boolean; problem?: string } {
+  #recoverBytes(): BytesFound {
     const fileSize = fs.fstatSync(this.#fd).size;
     this.#fileSize = fileSize;
     const before = this.#mapped;
@@ -336,7 +345,7 @@ export class Reader extends Followable implements AsyncDisposable {
     const data = this.#buf.subarray(0, fileSize);
     // After a reboot, only what the last durable flush proved (as a writer's recovery will keep).
     const r = recoverWithMagic(fileSize, data, MAGIC_TAIL, recoveryContext(this.#fd, this.#path, data, fileSize).hint);
-    const found: { size: number; finished: boolean; problem?: string } = isFinished(r) ? { size: r.checkpoint, finished: true }
+    const found: BytesFound = isFinished(r) ? { size: r.checkpoint, finished: true }
       : r.kind === RecoveryKind.Tail || r.kind === RecoveryKind.Checkpoint ? { size: r.tail, finished: false }
       : r.kind === RecoveryKind.Empty ? { size: 0, finished: false }
       : { size: 0, finished: false, problem: r.error?.message ?? 'recovery cannot tell where its content ends' };
