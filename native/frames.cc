@@ -38,25 +38,19 @@ inline void Put(uint8_t* p, const uint8_t* payload, size_t length, uint32_t type
   PutU32(p, Crc32cOf(p + 4, 12 + length));
 }
 
-bool Bytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+// A typed array of the kind `want` (its data and element count); false for anything else.
+template <typename T>
+bool Typed(napi_env env, napi_value v, napi_typedarray_type want, T** data, size_t* len) {
   napi_typedarray_type type;
   void* bytes = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, len, &bytes, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-    return false;
-  }
-  *data = static_cast<uint8_t*>(bytes);
+  if (napi_get_typedarray_info(env, v, &type, len, &bytes, nullptr, nullptr) != napi_ok || type != want) return false;
+  *data = static_cast<T*>(bytes);
   return true;
 }
 
-bool Words(napi_env env, napi_value v, uint32_t** data, size_t* len) {
-  napi_typedarray_type type;
-  void* bytes = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, len, &bytes, nullptr, nullptr) != napi_ok || type != napi_uint32_array) {
-    return false;
-  }
-  *data = static_cast<uint32_t*>(bytes);
-  return true;
-}
+bool Bytes(napi_env env, napi_value v, uint8_t** data, size_t* len) { return Typed(env, v, napi_uint8_array, data, len); }
+
+bool Words(napi_env env, napi_value v, uint32_t** data, size_t* len) { return Typed(env, v, napi_uint32_array, data, len); }
 
 // A non-negative integer below 2^53 (offsets, counts) or a u32 (index, type); false otherwise.
 bool Integer(napi_env env, napi_value v, double max, double* out) {
