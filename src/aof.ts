@@ -579,11 +579,9 @@ export class AOF extends Followable implements AsyncDisposable {
    * re-entrancy guard), then they are committed as one write. If `put` throws, nothing is written.
    */
   appendTrusted(reserve: number, put: (buf: Buffer, begin: number) => void): void {
-    if (!this.#writable) this.#throwNotWritable();
+    const buf = this.reserveTrusted(reserve);
     const begin = this.#size;
     const end = begin + reserve;
-    if (end + 8 > this.#limit) this.#makeRoom(end + 8, true);
-    const buf = this.#buf;
     try {
       put(buf, begin);
     } catch (e) {
