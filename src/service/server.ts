@@ -83,6 +83,24 @@ const RANGE_CHUNK = 256 * 1024;
 const NO_QUERY = new URLSearchParams();
 const DASHBOARD = Buffer.from(DASHBOARD_HTML);
 
+type StreamTarget = Awaited<ReturnType<Streams['open']>>;
+
+/**
+ * Where following `target` starts: a raw stream's byte offset (Last-Event-ID is the offset after
+ * the last event: resume right there), a record stream's first id (Last-Event-ID is the last id
+ * received: the next one). Unchecked: compare with {@link endOf}.
+ */
+function startOf(target: StreamTarget, w: { resume: number | undefined; fromEnd: boolean; from: number | undefined }): number {
+  if (target.kind === 'raw') return w.resume ?? (w.fromEnd ? target.aof.size : w.from ?? 0);
+  const { log } = target;
+  return w.resume !== undefined ? w.resume + 1 : w.fromEnd ? log.lastId + 1 : Math.max(w.from ?? log.firstId, log.firstId);
+}
+
+/** The furthest a follow may start: a raw stream's size, a record stream's next id. */
+function endOf(target: StreamTarget): number {
+  return target.kind === 'raw' ? target.aof.size : target.log.lastId + 1;
+}
+
 /** Starts the service; resolves once it listens. */
 export async function startService(options: ServiceOptions): Promise<Service> {
   validateObject(options, 'options');
@@ -388,7 +406,7 @@ class HttpService {
     const controller = new AbortController();
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const onEvent = () => this.counters.sseEvents++;
-    let target: Awaited<ReturnType<Streams['open']>>;
+    let target: StreamTarget;
     try {
       target = await this.streams.open(name);
     } catch (e) {
@@ -396,72 +414,55 @@ class HttpService {
       // Not there yet: a subscriber may come before the first write. The event stream opens now
       // (heartbeats keep it alive) and follows the stream from its start once it is created,
       // whichever kind its first write makes it (a 404 made EventSource give up for good).
-      await this.#runLive(req, res, controller, `stream ${name} (waiting for its first write)`, undefined, async () => {
+      await this.#runLive(req, res, controller, `stream ${name} (waiting for its first write)`, async () => {
         try {
           await this.streams.created(name, controller.signal);
         } catch {
           res.end(); // the client left, or the service is closing
           return;
         }
-        await this.#followTarget(res, name, await this.streams.open(name), { resume, fromEnd: false, from: undefined, encoding, controller, remote, onEvent });
+        const created = await this.streams.open(name);
+        // From its start, or where a reconnect left off (never past what it holds).
+        const start = Math.min(startOf(created, { resume, fromEnd: false, from: undefined }), endOf(created));
+        await this.#followTarget(res, name, created, start, { encoding, controller, remote, onEvent });
       });
       return;
     }
-    let comment: string;
-    if (target.kind === 'raw') {
-      const { aof } = target;
-      const start = resume ?? (fromEnd ? aof.size : from ?? 0);
-      comment = `stream ${name} (raw${encoding === 'text' ? ', text' : ''}) from byte ${start}`;
-      if (start > aof.size) throw badArg(`from: expected at most the stream's size (${aof.size}), got ${start}`);
-      if (resume !== undefined && resume === aof.size && aof.state === FileState.EOF) {
-        // A reconnect after the eof event of a finished stream: 204 is how the SSE spec tells
-        // EventSource to stop reconnecting (a 200 with eof again made it reconnect forever).
-        res.writeHead(204, { 'cache-control': 'no-store' }).end();
-        return;
-      }
-    } else {
-      const { log } = target;
-      const start = resume !== undefined ? resume + 1 : fromEnd ? log.lastId + 1 : Math.max(from ?? log.firstId, log.firstId);
-      if (start > log.lastId + 1) throw badArg(`from: expected at most the next id (${log.lastId + 1}), got ${start}`);
-      comment = `stream ${name} (records) from id ${start}`;
+    const start = startOf(target, { resume, fromEnd, from });
+    if (start > endOf(target)) {
+      throw badArg(target.kind === 'raw' ? `from: expected at most the stream's size (${endOf(target)}), got ${start}`
+        : `from: expected at most the next id (${endOf(target)}), got ${start}`);
     }
-    await this.#runLive(req, res, controller, comment, undefined,
-      () => this.#followTarget(res, name, target, { resume, fromEnd, from, encoding, controller, remote, onEvent }));
+    if (target.kind === 'raw' && resume !== undefined && resume === target.aof.size && target.aof.state === FileState.EOF) {
+      // A reconnect after the eof event of a finished stream: 204 is how the SSE spec tells
+      // EventSource to stop reconnecting (a 200 with eof again made it reconnect forever).
+      res.writeHead(204, { 'cache-control': 'no-store' }).end();
+      return;
+    }
+    const comment = target.kind === 'raw' ? `stream ${name} (raw${encoding === 'text' ? ', text' : ''}) from byte ${start}`
+      : `stream ${name} (records) from id ${start}`;
+    await this.#runLive(req, res, controller, comment,
+      () => this.#followTarget(res, name, target, start, { encoding, controller, remote, onEvent }));
   }
 
-  /** Follows an open stream on an event stream already started: from where the request asked. */
-  async #followTarget(res: http.ServerResponse, name: string, target: Awaited<ReturnType<Streams['open']>>, o: {
-    resume: number | undefined; fromEnd: boolean; from: number | undefined; encoding: string;
-    controller: AbortController; remote: string; onEvent: () => void;
+  /** Follows an open stream, from `start` (see {@link startOf}), on an event stream already started. */
+  async #followTarget(res: http.ServerResponse, name: string, target: StreamTarget, start: number, o: {
+    encoding: string; controller: AbortController; remote: string; onEvent: () => void;
   }): Promise<void> {
     const { signal } = o.controller;
-    if (target.kind === 'raw') {
-      const { aof } = target;
-      // Raw ids are the offset after the event: resuming from Last-Event-ID starts right there.
-      const start = Math.min(o.resume ?? (o.fromEnd ? aof.size : o.from ?? 0), aof.size);
-      const sub = this.streams.subscribe(name, 'raw', start, o.remote);
-      try {
-        await followRaw(res, aof, start, sub, { signal, onEvent: o.onEvent, text: o.encoding === 'text' });
-      } finally {
-        this.streams.unsubscribe(sub);
-      }
-    } else {
-      const { log } = target;
-      // Record ids are the record's: resuming from Last-Event-ID starts with the next one.
-      const start = Math.min(o.resume !== undefined ? o.resume + 1 : o.fromEnd ? log.lastId + 1 : Math.max(o.from ?? log.firstId, log.firstId),
-        log.lastId + 1);
-      const sub = this.streams.subscribe(name, 'records', start - 1, o.remote);
-      try {
-        await followRecords(res, log, start, sub, { signal, onEvent: o.onEvent });
-      } finally {
-        this.streams.unsubscribe(sub);
-      }
+    // A raw subscriber's position is the byte it reads next; a record subscriber's, the last id it has.
+    const sub = this.streams.subscribe(name, target.kind, target.kind === 'raw' ? start : start - 1, o.remote);
+    try {
+      if (target.kind === 'raw') await followRaw(res, target.aof, start, sub, { signal, onEvent: o.onEvent, text: o.encoding === 'text' });
+      else await followRecords(res, target.log, start, sub, { signal, onEvent: o.onEvent });
+    } finally {
+      this.streams.unsubscribe(sub);
     }
   }
 
   /** Runs an SSE response until the client leaves or the service closes. */
   async #runLive(req: http.IncomingMessage, res: http.ServerResponse, controller: AbortController, comment: string,
-    sub: ReturnType<Streams['subscribe']> | undefined, run: () => Promise<void>): Promise<void> {
+    run: () => Promise<void>): Promise<void> {
     const stopHeartbeat = openEventStream(req, res, this.#heartbeatMs, comment);
     const onClose = () => controller.abort();
     res.on('close', onClose);
@@ -481,7 +482,6 @@ class HttpService {
       this.#live.delete(controller);
       res.off('close', onClose);
       stopHeartbeat();
-      if (sub) this.streams.unsubscribe(sub);
     }
   }
 
@@ -516,7 +516,7 @@ class HttpService {
     const controller = new AbortController();
     this.#statsSubscribers++;
     let prev = this.snapshot();
-    void this.#runLive(req, res, controller, `stats every ${interval} ms`, undefined, () => new Promise<void>((resolve) => {
+    void this.#runLive(req, res, controller, `stats every ${interval} ms`, () => new Promise<void>((resolve) => {
       res.write(sseEvent(JSON.stringify(prev), undefined, 'stats'));
       const timer = setInterval(() => {
         if (res.writableNeedDrain) return; // drop this frame rather than buffer
