@@ -17,3 +17,16 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
     },
   };
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects: the caller looks at the signal). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

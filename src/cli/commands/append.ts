@@ -10,7 +10,7 @@ import { AofError, ErrorCode } from '../../errors.js';
 import { Geometry, MAX_FILE_SIZE } from '../../geometry.js';
 import { Log } from '../../log/log.js';
 import { Manager } from '../../manager.js';
-import { interruptSignal } from '../interrupt.js';
+import { interruptSignal, pause } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
 export interface AppendOptions {
@@ -45,19 +45,13 @@ async function openWaiting<T>(open: () => Promise<T>, ms: number): Promise<T> {
   const interrupt = interruptSignal();
   const deadline = performance.now() + ms;
   try {
-    for (let pause = 1; ; pause = Math.min(pause * 2, 100)) {
+    for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
       try {
         return await open();
       } catch (e) {
         const left = deadline - performance.now();
         if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0 || interrupt.signal.aborted) throw e;
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, Math.min(pause, left));
-          interrupt.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          }, { once: true });
-        });
+        await pause(Math.min(wait, left), interrupt.signal);
       }
     }
   } finally {

@@ -10,7 +10,7 @@ import { AofError, ErrorCode } from '../../errors.js';
 import { openReader, type Reader } from '../../reader.js';
 import type { TailCount } from '../arguments.js';
 import { writeRange } from '../byte-range.js';
-import { interruptSignal } from '../interrupt.js';
+import { interruptSignal, pause } from '../interrupt.js';
 import { OutBuffer, outputClosedSignal, writeOut } from '../output.js';
 import { followRecords, isDirectory, logBounds, readRecords } from '../record-log.js';
 import { printRecord } from './cat.js';
@@ -128,19 +128,6 @@ function stopSignal(): { signal: AbortSignal; dispose(): void } {
 
 /** How often -F looks at the path: for the file to appear, or for a new file there (GNU tail -F: 1 s). */
 const RETRY_MS = 200;
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** The path's device and inode, or undefined when nothing is there. */
 function fileAt(path: string): string | undefined {
