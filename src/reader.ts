@@ -507,15 +507,15 @@ export class Reader extends Followable implements AsyncDisposable {
 
   #onDoorbell(): void {
     if (!this.#following) return;
-    if (this.#options.wake === 'adaptive') {
-      // Up and about: spin for the next events; the doorbell rings for nobody meanwhile.
-      this.#wake();
-      this.#arrived(performance.now());
-      this.#signal();
-      setImmediate(this.#pause);
-      return;
-    }
+    if (this.#options.wake === 'adaptive') this.#spinAgain();
     this.#signal();
+  }
+
+  /** 'adaptive', an event came while it waited for the doorbell: up and about, spinning from the next turn. */
+  #spinAgain(): void {
+    this.#wake(); // the doorbell rings for nobody meanwhile
+    this.#arrived(performance.now());
+    setImmediate(this.#pause);
   }
 
   // --- adaptive ----------------------------------------------------------------------------------
@@ -584,11 +584,7 @@ export class Reader extends Followable implements AsyncDisposable {
       return;
     }
     // Nothing came: wait for the doorbell (unless something came just now).
-    if (this.#sleep()) {
-      this.#wake();
-      this.#arrived(performance.now());
-      setImmediate(this.#pause);
-    }
+    if (this.#sleep()) this.#spinAgain();
   };
 
   #onFutex(changed: boolean): void {
