@@ -67,7 +67,6 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   /** The Manager files are opened through (the given one or ours); undefined with `options.aof`. */
   readonly #opener: Manager | undefined;
   readonly #geometry: Geometry;
-  #path: string | undefined;
   readonly #onSighup: (() => void) | undefined;
   readonly #fsync: boolean;
   /** The Manager this destination made (closed by end()); undefined when given one or an AOF. */
@@ -128,7 +127,6 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       this.#ownsAof = !shared;
       this.#manager = owned;
       this.#opener = manager ?? owned;
-      this.#path = path;
     }
     this.#geometry = geometry ?? DEFAULT_LOG_GEOMETRY;
     const reopenOnSighup = options.reopenOnSighup ?? false;
@@ -157,12 +155,12 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    */
   reopen(file?: string): void {
     if (file !== undefined) validatePath(file, 'file', 'a file path');
-    if (!this.#opener || this.#path === undefined) {
+    if (!this.#opener) {
       this.emit('error', new AofError(ErrorCode.INVALID_ARG, 'reopen() needs a destination that opened its file itself, not one given options.aof'));
       return;
     }
     if (this.#closing) return;
-    const path = file === undefined ? this.#path : nodePath.resolve(this.#opener.dir, file);
+    const path = file === undefined ? this.#aof.path : nodePath.resolve(this.#opener.dir, file);
     if (nodePath.dirname(path) !== this.#opener.dir) {
       this.emit('error', invalidArg('file', `a file directly in ${this.#opener.dir}`, file));
       return;
@@ -175,7 +173,6 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       const next = this.#opener.open(nodePath.basename(path), this.#geometry);
       checkWritable(next);
       this.#aof = next;
-      this.#path = path;
       this.#ownsAof = true;
       const retiring = closing.catch((e: unknown) => {
         this.emit('error', e);
