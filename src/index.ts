@@ -31,5 +31,5 @@ export {
 export { crc32c } from './checksum.js';
 export { Reader, openReader, type ReaderOptions, type WakeMode } from './reader.js';
 export { CONTROL_SUFFIX, ControlState } from './control-block.js';
-export { Log, LogReader, type LogOptions, type LogRecord } from './log/index.js';
+export { Log, LogReader, type LogOpenOptions, type LogOptions, type LogRecord } from './log/index.js';
 export { StateLog, type Restored, type RestoreOptions, type StateLogOptions } from './state-log.js';

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AOF, AofContext } from './aof.js';
-import { AofError, ErrorCode, closed, invalidArg } from './errors.js';
+import { ErrorCode, closed, invalidArg } from './errors.js';
 import { FileState } from './file-state.js';
 import { Geometry, MAX_FILE_SIZE } from './geometry.js';
+import { openWhileLocked } from './lock-wait.js';
 import { openAnonymousAof, openAof } from './open-file.js';
 import { Reader, openReaderOptions, type ReaderOptions } from './reader.js';
 import { recoverWithMagic, type RecoveryFunc } from './recovery.js';
@@ -22,10 +22,8 @@ import {
   validateFunction,
   validateInstance,
   validateInteger,
-  validateNonNegative,
   validateObject,
   validatePath,
-  validateSignal,
 } from './validate.js';
 
 export interface ManagerOptions {
@@ -86,9 +84,6 @@ export interface OpenAsyncOptions {
   lockTimeout?: number;
   signal?: AbortSignal;
 }
-
-/** Longest pause between two tries for a held writer lock. */
-const LOCK_RETRY_MAX_MS = 25;
 
 export class Manager implements AsyncDisposable {
   readonly #dir: string;
@@ -175,27 +170,10 @@ export class Manager implements AsyncDisposable {
    */
   async openAsync(name: string, options: OpenAsyncOptions = {}): Promise<AOF> {
     validateObject(options, 'options');
-    const { geometry, recovery, signal } = options;
-    const lockTimeout = options.lockTimeout ?? 0;
-    validateNonNegative(lockTimeout, 'options.lockTimeout', 'a non-negative number of milliseconds (or Infinity)', true);
-    validateSignal(signal, 'options.signal');
-    const deadline = performance.now() + lockTimeout;
-    for (let pause = 1; ; pause = Math.min(pause * 2, LOCK_RETRY_MAX_MS)) {
-      signal?.throwIfAborted();
-      try {
-        return this.open(name, geometry, recovery);
-      } catch (e) {
-        const left = deadline - performance.now();
-        if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0) throw e;
-        try {
-          await sleep(Math.min(pause, left), undefined, { signal });
-        } catch (abort) {
-          signal?.throwIfAborted(); // the signal's reason, not the timer's AbortError
-          throw abort;
-        }
-      }
-    }
+    const { geometry, recovery, lockTimeout, signal } = options;
+    return openWhileLocked(() => this.open(name, geometry, recovery), lockTimeout, signal);
   }
+
 
   /**
    * A reader of `name` in the directory, written by any writer (this Manager, another process,

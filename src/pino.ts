@@ -15,7 +15,7 @@ import { AofError, ErrorCode, closed, invalidArg, readOnly } from './errors.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from './geometry.js';
 import { Manager, type ManagerOptions } from './manager.js';
 import { FileState } from './file-state.js';
-import { validateBoolean, validateFunction, validateInstance, validateObject, validatePath } from './validate.js';
+import { validateBoolean, validateFunction, validateInstance, validateNonNegative, validateObject, validatePath } from './validate.js';
 
 /** Options of {@link createDestination}. Give `file` (with `dir` or `manager` optionally), or `aof`. */
 export interface DestinationOptions {
@@ -52,18 +52,45 @@ export interface DestinationOptions {
    * app does with `pino.destination`: `process.on('SIGHUP', () => dest.reopen())`. Default false.
    */
   reopenOnSighup?: boolean;
+  /**
+   * How long (ms) to wait for the file when another writer (in any process) holds it; `Infinity`
+   * waits until it lets go. Meanwhile lines are held in memory (up to 8 MiB; lines past that are
+   * dropped and counted in {@link AofDestination.dropped}) and written in order once the file is
+   * open. When the wait ends without the file (0, the default: at once), `'error'` is emitted with
+   * `ERR_AOF_LOCKED` (see {@link AofDestination} for what happens without a listener).
+   */
+  lockTimeout?: number;
 }
+
+/** Lines held in memory while the file is being (re)opened: past this many bytes, lines are dropped. */
+const MAX_HELD_BYTES = 8 * MiB;
 
 /** The default geometry of a log file (see {@link DestinationOptions.geometry}). */
 export const DEFAULT_LOG_GEOMETRY: Geometry = Geometry.create().with(1 * MiB, MAX_FILE_SIZE, 8 * MiB);
 
 /**
  * A pino destination over an AOF (see {@link createDestination}). An EventEmitter, like
- * sonic-boom: `'ready'` (next tick after creation; the file is open already), `'error'`,
- * `'finish'` and `'close'` (after `end()`).
+ * sonic-boom: `'ready'` (once the file is open: the next tick, or when a writer that held it let
+ * go), `'error'`, `'finish'` and `'close'` (after `end()`).
+ *
+ * A file it cannot get (another writer holds it past `lockTimeout`, or the reopen after a
+ * `copytruncate` fails) never throws from a log call or as an uncaught exception: it is emitted as
+ * `'error'` when someone listens, else reported once with `process.emitWarning`; the lines written
+ * meanwhile and after are dropped and counted in {@link dropped}.
  */
 export class AofDestination extends EventEmitter implements AsyncDisposable {
-  #aof: AOF;
+  /** The file the lines go to; undefined while it is (re)opening, or after that failed. */
+  #aof: AOF | undefined;
+  /** Lines written while the file is (re)opening, in order, and their bytes. */
+  #held: Array<string | Uint8Array> | undefined;
+  #heldBytes = 0;
+  /** The (re)open in progress: close() waits for it. */
+  #opening: Promise<void> | undefined;
+  /** Why there is no file to write to (the last open failed). */
+  #failure: unknown;
+  #dropped = 0;
+  readonly #lockTimeout: number;
+  readonly #name: string;
   /** The Manager files are opened through (the given one or ours); undefined with `options.aof`. */
   readonly #opener: Manager | undefined;
   readonly #geometry: Geometry;
@@ -84,13 +111,20 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
     const fsync = options.fsync ?? false;
     validateBoolean(fsync, 'options.fsync');
     this.#fsync = fsync;
+    const lockTimeout = options.lockTimeout ?? 0;
+    validateNonNegative(lockTimeout, 'options.lockTimeout', 'a non-negative number of milliseconds (or Infinity)', true);
+    this.#lockTimeout = lockTimeout;
+    const reopenOnSighup = options.reopenOnSighup ?? false;
+    validateBoolean(reopenOnSighup, 'options.reopenOnSighup');
+    let lockedOut: AofError | undefined;
     if (aof !== undefined) {
       validateInstance(aof, 'options.aof', AOF, 'an AOF');
-      for (const [key, value] of Object.entries({ file, dir, manager, managerOptions, geometry })) {
+      for (const [key, value] of Object.entries({ file, dir, manager, managerOptions, geometry, lockTimeout: options.lockTimeout })) {
         if (value !== undefined) throw invalidArg(`options.${key}`, 'nothing when options.aof is given', value);
       }
       checkWritable(aof);
       this.#aof = aof;
+      this.#name = aof.name;
       this.#ownsAof = false;
       this.#manager = undefined;
       this.#opener = undefined;
@@ -111,36 +145,44 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       // A name the given Manager has open already is the same AOF: someone else's to close.
       const shared = manager?.files().some((f) => f.name === name && (f.state === FileState.Opened || f.state === FileState.EOF)) ?? false;
       try {
-        const opened = (manager ?? owned!).open(name, geometry ?? DEFAULT_LOG_GEOMETRY);
-        try {
-          checkWritable(opened);
-        } catch (e) {
-          // A finished log (read-only): the open gave us a reader's handle; let it go.
-          if (manager && !shared) opened.close().catch(() => {}); // nothing was written: nothing to lose
+        this.#aof = openWritable(manager ?? owned!, name, geometry ?? DEFAULT_LOG_GEOMETRY, manager !== undefined && !shared);
+      } catch (e) {
+        if (!(e instanceof AofError && e.code === ErrorCode.LOCKED)) {
+          owned?.close().catch(() => {}); // the open failed: nothing of ours is open in it
           throw e;
         }
-        this.#aof = opened;
-      } catch (e) {
-        owned?.close().catch(() => {}); // the open failed: nothing of ours is open in it
-        throw e;
+        lockedOut = e; // another writer has it: wait (lockTimeout), or say so as an event
       }
+      this.#name = name;
       this.#ownsAof = !shared;
       this.#manager = owned;
       this.#opener = manager ?? owned;
     }
     this.#geometry = geometry ?? DEFAULT_LOG_GEOMETRY;
-    const reopenOnSighup = options.reopenOnSighup ?? false;
-    validateBoolean(reopenOnSighup, 'options.reopenOnSighup');
     if (reopenOnSighup) {
       this.#onSighup = () => this.reopen();
       process.on('SIGHUP', this.#onSighup);
     }
-    process.nextTick(() => this.emit('ready'));
+    if (!lockedOut) process.nextTick(() => this.emit('ready'));
+    else if (lockTimeout > 0) this.#openLater(undefined);
+    else this.#fail(lockedOut);
   }
 
-  /** The AOF the lines go to now (e.g. `dest.aof.finish()`, `dest.aof.createReadStream()`, `dest.aof.size`); a new one after {@link reopen}. */
+  /**
+   * The AOF the lines go to now (e.g. `dest.aof.finish()`, `dest.aof.createReadStream()`,
+   * `dest.aof.size`); a new one after {@link reopen}. While the file is being opened (waiting for
+   * another writer's lock, or after a `copytruncate`) it throws `ERR_AOF_LOCKED`; after the open
+   * failed, that failure.
+   */
   get aof(): AOF {
-    return this.#aof;
+    if (this.#aof) return this.#aof;
+    if (this.#failure !== undefined) throw this.#failure;
+    throw new AofError(ErrorCode.LOCKED, `${this.#name}: the destination is still opening its file (waiting for the writer lock)`);
+  }
+
+  /** Lines dropped because there was no file to write them to (see {@link AofDestination}). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /**
@@ -150,8 +192,9 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    * is handed to the new file first. Lines written after `reopen()` returns go to the new file;
    * none is lost or written twice. A failure (the new file cannot be opened) is emitted as
    * `'error'`, and the lines keep going to the old file. Not for a destination given `options.aof`
-   * (`ERR_AOF_INVALID_ARG`), nor while the path still names the current file (nothing to do: it
-   * returns), as after `copytruncate`, which an AOF does not support.
+   * (`ERR_AOF_INVALID_ARG`); nothing to do while the path still names the current file.
+   * (`copytruncate` needs no call: the first line written after the truncate finds the file
+   * truncated under it, and the destination starts the file afresh with that line.)
    */
   reopen(file?: string): void {
     if (file !== undefined) validatePath(file, 'file', 'a file path');
@@ -159,28 +202,84 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
       this.emit('error', new AofError(ErrorCode.INVALID_ARG, 'reopen() needs a destination that opened its file itself, not one given options.aof'));
       return;
     }
-    if (this.#closing) return;
-    const path = file === undefined ? this.#aof.path : nodePath.resolve(this.#opener.dir, file);
+    const old = this.#aof;
+    if (this.#closing || !old) return; // opening: that open looks at the path itself
+    const path = file === undefined ? old.path : nodePath.resolve(this.#opener.dir, file);
     if (nodePath.dirname(path) !== this.#opener.dir) {
       this.emit('error', invalidArg('file', `a file directly in ${this.#opener.dir}`, file));
       return;
     }
-    const old = this.#aof;
     if (old.isAt(path)) return;
     try {
       old.detachControlBlock();
       const closing = this.#ownsAof ? old.close() : Promise.resolve();
-      const next = this.#opener.open(nodePath.basename(path), this.#geometry);
-      checkWritable(next);
+      const next = openWritable(this.#opener, nodePath.basename(path), this.#geometry, false);
       this.#aof = next;
       this.#ownsAof = true;
-      const retiring = closing.catch((e: unknown) => {
-        this.emit('error', e);
-      }).finally(() => this.#retiring.delete(retiring));
-      this.#retiring.add(retiring);
+      this.#retire(closing);
     } catch (e) {
       this.emit('error', e);
     }
+  }
+
+  /** close() waits for a file left behind to be closed; its failure is an `'error'`. */
+  #retire(closing: Promise<void>): void {
+    const retiring = closing.catch((e: unknown) => {
+      this.emit('error', e);
+    }).finally(() => this.#retiring.delete(retiring));
+    this.#retiring.add(retiring);
+  }
+
+  /**
+   * Opens the file in the background: while another writer holds it (up to `lockTimeout`), or
+   * after `old` was truncated under us (`copytruncate`: `old` is closed first, as its lock is on
+   * the same file). Lines written meanwhile are held, then written in order.
+   */
+  #openLater(old: AOF | undefined, line?: string | Uint8Array): void {
+    this.#aof = undefined;
+    this.#held = [];
+    this.#heldBytes = 0;
+    if (line !== undefined) this.#hold(line);
+    const opener = this.#opener!;
+    const ownsOld = this.#ownsAof;
+    this.#opening = (async () => {
+      // Its bytes past the truncate reached no file: closing it reports that, which we know.
+      if (old && ownsOld) await old.close().catch(() => {});
+      const aof = await opener.openAsync(this.#name, { geometry: this.#geometry, lockTimeout: this.#lockTimeout });
+      checkWritable(aof);
+      return aof;
+    })().then((aof) => {
+      this.#aof = aof;
+      this.#ownsAof = true;
+      const held = this.#held!;
+      this.#held = undefined;
+      for (const l of held) this.write(l);
+      if (!old) this.emit('ready');
+    }, (e: unknown) => {
+      this.#dropped += this.#held!.length;
+      this.#held = undefined;
+      this.#fail(e);
+    });
+  }
+
+  /** No file to write to: say so once, as an event when someone listens, else as a warning. */
+  #fail(e: unknown): void {
+    this.#failure = e;
+    process.nextTick(() => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      else process.emitWarning(e as Error);
+    });
+  }
+
+  #hold(line: string | Uint8Array): boolean {
+    const bytes = typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+    if (this.#heldBytes + bytes > MAX_HELD_BYTES) {
+      this.#dropped++;
+      return false;
+    }
+    this.#held!.push(line);
+    this.#heldBytes += bytes;
+    return true;
   }
 
   /**
@@ -188,28 +287,47 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    * `syncSync()` with `fsync`. Returns true. A failed write (`ERR_AOF_FULL`, `ERR_AOF_NO_SPACE`,
    * `ERR_AOF_CLOSED` after `end()`...) writes nothing and is emitted as `'error'` (returning
    * false); as with any EventEmitter, without an `'error'` listener it is thrown to the log call.
+   * While the file is opening the line is held (see {@link DestinationOptions.lockTimeout});
+   * without a file (its open failed) it is dropped, counted in {@link dropped}, and false returned.
    */
   write(line: string | Uint8Array): boolean {
-    try {
-      this.aof.write(line);
-      if (this.#fsync) this.aof.syncSync();
-    } catch (e) {
-      this.emit('error', e);
+    if (this.#held) return this.#hold(line);
+    const aof = this.#aof;
+    if (!aof) {
+      if (this.#closing) return this.#writeFailed(closed(this.#name));
+      this.#dropped++;
       return false;
     }
+    try {
+      aof.write(line);
+      // copytruncate: the file was truncated under the mapping, and this line reached no file.
+      if (aof.truncatedUnder && this.#ownsAof && this.#opener && !this.#closing) {
+        this.#openLater(aof, line);
+        return true;
+      }
+      if (this.#fsync) aof.syncSync();
+    } catch (e) {
+      return this.#writeFailed(e);
+    }
     return true;
+  }
+
+  #writeFailed(e: unknown): false {
+    this.emit('error', e);
+    return false;
   }
 
   /**
    * `logger.flush(cb)` calls this: writes the dirty pages back to the file (`aof.flush()`, an msync
    * off the event loop), then calls `cb` (with the error, if any). Lines are in the page cache
-   * as soon as they are written: this is about the disk, not about other readers.
+   * as soon as they are written: this is about the disk, not about other readers. While the file
+   * is opening, it waits for the open (and the held lines) first.
    */
   flush(cb?: (error?: Error | null) => void): void {
     if (cb !== undefined) validateFunction(cb, 'cb');
     let done: Promise<void>;
     try {
-      done = this.aof.flush();
+      done = this.#aof || !this.#opening ? this.aof.flush() : this.#opening.then(() => this.aof.flush());
     } catch (e) {
       if (!cb) throw e;
       cb(e as Error);
@@ -218,8 +336,9 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
     done.then(() => cb?.(), (e: Error) => (cb ? cb(e) : this.emit('error', e)));
   }
 
-  /** {@link flush} on the calling thread (`aof.flushSync()`). */
+  /** {@link flush} on the calling thread (`aof.flushSync()`); nothing to do while the file is opening. */
   flushSync(): void {
+    if (this.#held) return;
     this.aof.flushSync();
   }
 
@@ -228,6 +347,7 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
    * same file appends to it) and so is the Manager it made; an AOF it did not open (`options.aof`,
    * or a name the given Manager had open already) stays open. Then `'finish'` and `'close'`; a failure is emitted as `'error'` (or given to `cb`).
    * Writes after it fail with `ERR_AOF_CLOSED`. To seal the file for good, `await dest.aof.finish()` first.
+   * While the file is opening, it waits for the open (and writes the held lines) first.
    */
   end(cb?: (error?: Error | null) => void): void {
     if (cb !== undefined) validateFunction(cb, 'cb');
@@ -247,9 +367,10 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
 
   async #close(): Promise<void> {
     if (this.#onSighup) process.off('SIGHUP', this.#onSighup);
+    await this.#opening;
     await Promise.all([...this.#retiring]);
     try {
-      if (this.#ownsAof) await this.aof.close();
+      if (this.#ownsAof) await this.#aof?.close();
     } finally {
       await this.#manager?.close();
     }
@@ -258,11 +379,14 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   }
 
   /**
-   * True while lines can be written. pino recognises a stream passed as its first argument
+   * True while lines can be written (held while the file opens, dropped if that failed). pino recognises a stream passed as its first argument
    * (`pino(dest)`) by this property.
    */
   get writable(): boolean {
-    return this.#closing === undefined && this.aof.state === FileState.Opened;
+    if (this.#closing !== undefined) return false;
+    // Without a file (opening, or its open failed), lines are held or dropped and counted: still a
+    // stream to pino, which takes a destination that is not writable for its options.
+    return this.#aof ? this.#aof.state === FileState.Opened : true;
   }
 
   /** True once `end()`/`close()` was called. */
@@ -273,6 +397,19 @@ export class AofDestination extends EventEmitter implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Opens `name` through `opener` for writing; a finished log is refused (and, if `release`, let go). */
+function openWritable(opener: Manager, name: string, geometry: Geometry, release: boolean): AOF {
+  const opened = opener.open(name, geometry);
+  try {
+    checkWritable(opened);
+  } catch (e) {
+    // A finished log (read-only): the open gave us a reader's handle; let it go.
+    if (release) opened.close().catch(() => {}); // nothing was written: nothing to lose
+    throw e;
+  }
+  return opened;
 }
 
 function checkWritable(aof: AOF): void {

@@ -36,7 +36,7 @@ import { MAGIC_TAIL, RecoveryKind, isFinished, recoverWithMagic } from './recove
 import type { StatsRecorder } from './stats.js';
 import { hasSystemCode } from './system-errors.js';
 import { Followable, type Tailer } from './tailer.js';
-import { validateNonNegative, validateObject, validateOneOf, validatePath, validateRange, validateTimerMs } from './validate.js';
+import { validateBoolean, validateNonNegative, validateObject, validateOneOf, validatePath, validateRange, validateTimerMs } from './validate.js';
 
 export type WakeMode = 'doorbell' | 'adaptive' | 'futex' | 'poll' | 'spin';
 
@@ -57,6 +57,15 @@ export interface ReaderOptions {
    * bytes (Log.follow did, in its tests).
    */
   refuseUnparseable?: boolean;
+  /**
+   * Make a control block beside a file that has none (or reset one that describes another file),
+   * so that this reader can wait on it for a writer to come (the futex or the doorbell, rather than
+   * a look every second) and later readers find the size without a scan. Default false: a reader
+   * creates and changes nothing beside the file, but for counting itself as a waiter in a live
+   * writer's block (and a reader of a writer-less file watches the directory for the block to
+   * appear instead).
+   */
+  createControlBlock?: boolean;
 }
 
 /** @internal What a Manager hands a reader it opens. */
@@ -97,7 +106,9 @@ export function openReaderOptions(options: ReaderOptions): Required<ReaderOption
   validateOneOf(wake, 'options.wake', WAKE_MODES);
   validateTimerMs(interval, 'options.interval', true);
   validateNonNegative(spinMs, 'options.spinMs', 'a non-negative number of milliseconds');
-  return { wake, interval, spinMs, refuseUnparseable: options.refuseUnparseable === true };
+  const createControlBlock = options.createControlBlock ?? false;
+  validateBoolean(createControlBlock, 'options.createControlBlock');
+  return { wake, interval, spinMs, refuseUnparseable: options.refuseUnparseable === true, createControlBlock };
 }
 
 /**
@@ -112,6 +123,11 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return hasSystemCode(e, 'EPERM');
   }
+}
+
+/** True when `c` describes the file and says Writing for a process that exists: its size is the word. */
+function ownedByLiveWriter(c: ControlBlock | undefined, identity: FileIdentity): boolean {
+  return c !== undefined && c.state === ControlState.Writing && c.describes(identity) && isAlive(c.pid);
 }
 
 /**
@@ -155,8 +171,10 @@ export class Reader extends Followable implements AsyncDisposable {
   #paceDev = 0;
   #oversleep = 0.03;
   #lastMaintain = 0;
-  /** The dead writer (pid:seq) whose block #checkWriter last looked into. */
-  #deadWriterChecked = '';
+  /** True while the size comes from the control block: it belongs to the file's live writer. */
+  #trusted = false;
+  /** The block (pid:seq:state) #checkWriter last looked into without trusting it. */
+  #lastChecked = '';
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openReader} or `Manager.follow`. */
@@ -212,8 +230,7 @@ export class Reader extends Followable implements AsyncDisposable {
   /** The pid of the process writing the file now, or undefined when none is (a dead writer is none). */
   get writerPid(): number | undefined {
     const c = this.#control;
-    if (!c || c.state !== ControlState.Writing || !isAlive(c.pid)) return undefined;
-    return c.pid;
+    return c && ownedByLiveWriter(c, this.#identity) ? c.pid : undefined;
   }
 
   /** Tailers attached now. */
@@ -233,11 +250,12 @@ export class Reader extends Followable implements AsyncDisposable {
   // --- the control block -----------------------------------------------------------------------
 
   /**
-   * Finds the size and state: from the control block when it describes this file, else from the
-   * data file by recovery, rebuilding the block (when allowed) so the next reader need not.
+   * Finds the size and state: from the control block when it belongs to the file's live writer
+   * (it describes this file and says Writing for a process that exists), else from the bytes by
+   * recovery. A reader makes nothing beside the file and changes no block but for counting itself
+   * as a waiter, unless `createControlBlock` asks it to make (or rebuild) one for writers to come.
    */
   #attach(initial = false): void {
-    const mode = fs.fstatSync(this.#fd).mode & 0o666;
     let control: ControlBlock | undefined;
     /** What recovery found in the bytes, when this attach had to look (a scan of the file: once). */
     let found: BytesFound | undefined;
@@ -247,89 +265,89 @@ export class Reader extends Followable implements AsyncDisposable {
       try {
         control = ControlBlock.open(this.#path, { create: false });
       } catch {
-        control = undefined; // no control block: serve what recovery finds, try again later
+        control = undefined; // no control block: serve what recovery finds, look again when one appears
       }
-      const refuse = initial && this.#options.refuseUnparseable;
-      if (!control || (refuse && !control.describes(this.#identity))) {
-        // No writer's word for the size: the bytes must make sense before anything is made beside them.
+      if (!ownedByLiveWriter(control, this.#identity)) {
+        // No live writer's word for the size: the bytes must make sense before anything is made beside them.
         found = this.#recoverBytes();
-        if (refuse && found.problem !== undefined) {
+        if (initial && this.#options.refuseUnparseable && found.problem !== undefined) {
           control?.close();
           throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
             '`aof inspect` says more, `aof recover` keeps the longest valid prefix');
         }
-        try {
-          // None yet: create one for the writer and readers to come, unless the file is finished.
-          if (!control && !found.finished) control = ControlBlock.open(this.#path, { mode });
-        } catch {
-          control = undefined;
+        if (this.#options.createControlBlock && !found.finished && found.problem === undefined) {
+          control = this.#buildBlock(control, found);
         }
-      }
-    }
-    if (control && !control.describes(this.#identity)) {
-      if (control.writable) {
-        control.lock();
-        try {
-          if (!control.describes(this.#identity)) {
-            const { size, finished } = this.#recoverBytes();
-            control.reset(this.#identity, finished ? ControlState.Finished : ControlState.None, size, 0);
-          }
-        } finally {
-          control.unlock();
-        }
-      } else {
-        control.close();
-        control = undefined;
       }
     }
     this.#control = control;
-    if (!control) {
-      const { size, finished } = found ?? this.#recoverBytes();
-      if (size > this.#size) this.#extend(size);
-      this.#state = finished ? FileState.EOF : FileState.Opened;
-      return;
-    }
     this.#state = FileState.Opened;
-    this.#seq = control.seq;
-    this.#checkWriter();
-    this.#refresh();
+    this.#seq = control?.seq ?? -1;
+    this.#assess(found);
   }
 
   /**
-   * A block that says Writing for a writer that is gone: the writer died. Every write that
-   * returned before is whole up to the committed size (a dead process's stores have all landed),
-   * even the ones it never published: serve them, as the next writer's recovery will keep them.
-   * If it died inside finish() after the file was finished on disk, nobody will ever say Finished
-   * (a finished file opens read-only and leaves the block alone): find out from the bytes and say
-   * it ourselves. Returns true when the size or state changed.
+   * `createControlBlock`: makes a block for a file that has none, or resets one that describes
+   * another file, to what recovery found (state None), for the writer and readers to come.
+   */
+  #buildBlock(control: ControlBlock | undefined, found: BytesFound): ControlBlock | undefined {
+    try {
+      control ??= ControlBlock.open(this.#path, { mode: fs.fstatSync(this.#fd).mode & 0o666 });
+    } catch {
+      return undefined;
+    }
+    if (!control || control.describes(this.#identity) || !control.writable) return control;
+    control.lock();
+    try {
+      if (!control.describes(this.#identity)) control.reset(this.#identity, ControlState.None, found.size, 0);
+    } finally {
+      control.unlock();
+    }
+    return control;
+  }
+
+  /**
+   * Decides whom to believe: the control block while it belongs to a live writer (then the size
+   * comes from it, see #refresh), else the bytes (`found`, when the caller scanned them already).
+   * A block that says Writing for a dead writer adds its committed size: every write that returned
+   * before the crash is whole up to it (a dead process's stores have all landed), even the ones it
+   * never published, and the next writer's recovery will keep them.
+   */
+  #assess(found?: BytesFound): void {
+    const c = this.#control;
+    if (ownedByLiveWriter(c, this.#identity)) {
+      this.#trusted = true;
+      this.#refresh();
+      return;
+    }
+    this.#trusted = false;
+    const f = found ?? this.#recoverBytes();
+    let size = f.size;
+    if (!f.finished && c && c.state === ControlState.Writing && c.describes(this.#identity) && c.committed > size) {
+      size = c.committed;
+    }
+    if (size > this.#size) this.#extend(size);
+    if (f.finished && this.#size >= f.size) this.#state = FileState.EOF;
+  }
+
+  /**
+   * Looks again when the block may no longer say what it did: its writer died, closed or
+   * finished. Without a block (a writer that keeps none removes an old one), the bytes are all
+   * there is: looked at every time. With one, once per pid, sequence and state (recovery reads the
+   * file; nothing changes without a new publish). Returns true when the size or state changed.
    */
   #checkWriter(): boolean {
     const c = this.#control;
-    if (!c || c.state !== ControlState.Writing || isAlive(c.pid)) return false;
-    // Once per dead writer and publish: recovery reads the whole file.
-    const checked = `${c.pid}:${c.seq}`;
-    if (checked === this.#deadWriterChecked) return false;
-    this.#deadWriterChecked = checked;
+    if (this.#state !== FileState.Opened) return false;
+    if (c) {
+      if (this.#trusted && c.state === ControlState.Writing && isAlive(c.pid)) return false;
+      const checked = `${c.pid}:${c.seq}:${c.state}`;
+      if (checked === this.#lastChecked) return false;
+      this.#lastChecked = checked;
+    }
     const before = this.#size;
-    const { size, finished } = this.#recoverBytes();
-    if (!finished) {
-      if (c.committed > this.#size) this.#extend(c.committed);
-      return this.#size !== before;
-    }
-    if (!c.writable) {
-      this.#extend(size);
-      this.#state = FileState.EOF;
-      return true;
-    }
-    c.lock();
-    try {
-      if (c.describes(this.#identity) && c.state === ControlState.Writing && !isAlive(c.pid)) {
-        c.reset(this.#identity, ControlState.Finished, size, 0);
-      }
-    } finally {
-      c.unlock();
-    }
-    return true;
+    this.#assess();
+    return this.#size !== before || this.#state !== FileState.Opened;
   }
 
   /**
@@ -357,14 +375,17 @@ export class Reader extends Followable implements AsyncDisposable {
     return found;
   }
 
-  /** Loads state then size (acquire): a reader that sees Finished sees the final size. */
+  /**
+   * Loads state then size (acquire) from a live writer's block. A block that stops saying Writing
+   * (closed, finished) is no longer the word on the size: the bytes are, and they say finished.
+   */
   #refresh(): void {
     const c = this.#control;
-    if (!c || this.#state >= FileState.Closing) return;
+    if (!c || !this.#trusted || this.#state >= FileState.Closing) return;
     const state = c.state;
     const size = c.published;
     if (size > this.#size) this.#extend(size);
-    if (state === ControlState.Finished && this.#size >= size) this.#state = FileState.EOF;
+    if (state !== ControlState.Writing) this.#assess();
   }
 
   /** Makes [0, size) readable. A size past the data file (a bad block) is not trusted. */
@@ -400,7 +421,8 @@ export class Reader extends Followable implements AsyncDisposable {
       if (seq === this.#seq) return false;
       this.#seq = seq;
     }
-    this.#refresh();
+    if (this.#trusted) this.#refresh();
+    else this.#checkWriter(); // a writer came, or the block changed hands
     for (const t of this.#tailers) t.wake();
     return true;
   }
@@ -453,6 +475,26 @@ export class Reader extends Followable implements AsyncDisposable {
     } else {
       // 'poll', or no write access to the block (it cannot count itself as a waiter).
       this.#timer = setInterval(() => this.#poll(), wake === 'poll' ? interval : Math.min(interval, 10));
+      if (!c) this.#watchForBlock();
+    }
+  }
+
+  /**
+   * No control block: a writer that comes makes one. Watches the directory for it, so the reader
+   * attaches at once instead of at its next look (MAINTAIN_MS). Best effort: the look stays.
+   */
+  #watchForBlock(): void {
+    const blockName = `${nodePath.basename(this.#path)}-shm`;
+    try {
+      this.#watcher = fs.watch(nodePath.dirname(this.#path), { persistent: true }, (_event, name) => {
+        if (name === blockName && this.#following) this.#maintain();
+      });
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = undefined;
+      });
+    } catch {
+      // no watch (no inotify instances left, say): the look every MAINTAIN_MS finds the block
     }
   }
 

@@ -373,6 +373,27 @@ describe('tail and cat conventions, waiting for the writer lock', () => {
     expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
   });
 
+  it('cat of a file renamed away from its running writer (logrotate\'s mv) prints all of it, before and after the writer closes, and creates nothing beside it', async () => {
+    const dir = tmpDir();
+    const writer = await startWriter(dir, 'app.aof');
+    try {
+      await writer.request('write 1 5000', 'wrote');
+      fs.renameSync(path.join(dir, 'app.aof'), path.join(dir, 'app.aof.1'));
+      await writer.request('write 2 7000', 'wrote'); // into the renamed file
+      const expected = Buffer.concat([pseudoRandomBytes(5000, 1), pseudoRandomBytes(7000, 2)]);
+      const live = await aof(['cat', path.join(dir, 'app.aof.1')]);
+      expect({ code: live.code, stderr: live.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(sha256(live.stdout)).toBe(sha256(expected));
+      await writer.request('close', 'closed');
+      await writer.exitedCleanly();
+      const after = await aof(['cat', path.join(dir, 'app.aof.1')]);
+      expect(sha256(after.stdout)).toBe(sha256(expected));
+      expect(fs.readdirSync(dir).sort(), 'only the writer\'s block, at the old name').toEqual(['app.aof-shm', 'app.aof.1']);
+    } finally {
+      writer.kill();
+    }
+  });
+
   it('tail -F waits for the file, follows it across a rename rotation and a finish to the next file at the path, until SIGINT', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'r.aof');

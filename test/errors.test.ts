@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AofError, ErrorCode, FileState, Geometry, Manager } from '../src/index.js';
+import { AofError, ErrorCode, FileState, Geometry, Log, Manager } from '../src/index.js';
 import { native } from '../src/native.js';
 import { codeOf, DIST, isRoot, ROOT, mountTmpfs, runNode, skipTitle, tmpDir, unmountTmpfs } from './helpers.js';
 
@@ -150,6 +150,27 @@ describe('error codes', () => {
     await m1.close();
     expect(m2.open('l.aof').size).toBe(5);
     await m2.close();
+  });
+
+  it('ERR_AOF_LOCKED: Log.open waits up to lockTimeout for the log\'s writer to let go, gives up after it, and a signal ends the wait', async () => {
+    const dir = tmpDir();
+    const first = await Log.open(dir);
+    first.append(Buffer.from('one'));
+    await expect(Log.open(dir)).rejects.toMatchObject({ code: 'ERR_AOF_LOCKED' });
+    const started = performance.now();
+    await expect(Log.open(dir, { lockTimeout: 40 })).rejects.toMatchObject({ code: 'ERR_AOF_LOCKED' });
+    expect(performance.now() - started, 'it waited before giving up').toBeGreaterThanOrEqual(39);
+    const controller = new AbortController();
+    const aborted = Log.open(dir, { lockTimeout: Infinity, signal: controller.signal });
+    controller.abort(new Error('stop waiting'));
+    await expect(aborted).rejects.toThrow('stop waiting');
+    await expect(Log.open(dir, { lockTimeout: -1 })).rejects.toMatchObject({ code: 'ERR_AOF_INVALID_ARG' });
+    const waiting = Log.open(dir, { lockTimeout: Infinity });
+    await first.close();
+    const second = await waiting;
+    expect(second.lastId).toBe(1);
+    expect(second.append(Buffer.from('two'))).toBe(2);
+    await second.close();
   });
 
   it('ERR_AOF_LOCKED: a writer in another process holds the file until it exits', async () => {

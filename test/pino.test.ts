@@ -218,7 +218,7 @@ describe('createDestination() with pino', () => {
     await m.close();
   });
 
-  it('refuses a finished log (ERR_AOF_READ_ONLY), a log another writer holds (ERR_AOF_LOCKED) and bad options (ERR_AOF_INVALID_ARG)', async () => {
+  it('refuses a finished log (ERR_AOF_READ_ONLY) and bad options (ERR_AOF_INVALID_ARG)', async () => {
     const dir = tmpDir();
     const m = quietManager(dir);
     const done = m.open('finished.log');
@@ -227,23 +227,22 @@ describe('createDestination() with pino', () => {
     expect(codeOf(() => createDestination({ file: path.join(dir, 'finished.log') }))).toBe('ERR_AOF_READ_ONLY');
     expect(codeOf(() => createDestination({ manager: m, file: 'finished.log' }))).toBe('ERR_AOF_READ_ONLY');
     expect(done.state).toBe(FileState.EOF); // the Manager's own AOF is left as it was
-    m.open('held.log');
-    expect(codeOf(() => createDestination({ file: path.join(dir, 'held.log') }))).toBe('ERR_AOF_LOCKED');
     const closedAof = m.open('closed.log');
     await closedAof.close();
     expect(codeOf(() => createDestination({ aof: closedAof }))).toBe('ERR_AOF_CLOSED');
     const bad: unknown[] = [undefined, null, {}, { file: '' }, { file: 5 }, { file: 'x.log', dir: '' }, { file: 'x.log', manager: {} },
       { file: 'x.log', geometry: {} }, { file: 'x.log', fsync: 'yes' }, { aof: {} }, { aof: m.open('a.log'), file: 'x.log' },
-      { file: 'x.log', manager: m, managerOptions: {} }];
+      { file: 'x.log', manager: m, managerOptions: {} }, { file: 'x.log', lockTimeout: -1 }, { file: 'x.log', lockTimeout: '5' },
+      { aof: m.open('b.log'), lockTimeout: 5 }];
     for (const options of bad) {
       expect(codeOf(() => createDestination(options as never)), String(JSON.stringify(options))).toBe('ERR_AOF_INVALID_ARG');
     }
     await m.close();
     // Nothing the refused destinations opened is left behind but the files named.
-    expect(fs.readdirSync(dir).filter((f) => !f.endsWith('-shm')).sort()).toEqual(['a.log', 'closed.log', 'finished.log', 'held.log']);
+    expect(fs.readdirSync(dir).filter((f) => !f.endsWith('-shm')).sort()).toEqual(['a.log', 'b.log', 'closed.log', 'finished.log']);
   });
 
-  it('rename rotation: reopen() (here on SIGHUP, in a child process) sends later lines to a new file at the path; none is lost or written twice', async () => {
+  it.each(['rename', 'copytruncate'] as const)('%s rotation, as logrotate does it (then SIGHUP, in a child process): later lines go to the file at the path; none is lost or written twice', async (how) => {
     const dir = tmpDir();
     const file = path.join(dir, 'app.aof');
     const child = spawn(process.execPath, [fixture('pino-rotate.mjs'), DIST_PINO, file, '13', '17'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -253,8 +252,12 @@ describe('createDestination() with pino', () => {
       child.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('logged') && resolve());
       child.once('exit', () => reject(new Error(`the child exited early: ${stderr}`)));
     });
-    // What logrotate does: rename, then postrotate's kill -HUP.
-    fs.renameSync(file, `${file}.1`);
+    if (how === 'rename') {
+      fs.renameSync(file, `${file}.1`); // logrotate's default, then postrotate's kill -HUP
+    } else {
+      fs.copyFileSync(file, `${file}.1`); // copytruncate: cp, then truncate -s 0 (a reopen finds the same file)
+      fs.truncateSync(file, 0);
+    }
     child.kill('SIGHUP');
     const [code] = await once(child, 'exit');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
@@ -262,6 +265,89 @@ describe('createDestination() with pino', () => {
     const fresh = jsonLines(await contentOf(file));
     expect(old.map((l) => [l.msg, l.i])).toEqual(Array.from({ length: 13 }, (_, i) => ['before', i]));
     expect(fresh.map((l) => [l.msg, l.i])).toEqual(Array.from({ length: 17 }, (_, i) => ['after', i]));
+  });
+
+  it('copytruncate without a reopen: the first line after the truncate finds the file truncated under it and starts it afresh; flush() waits for that', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'ct.aof');
+    const dest = createDestination({ file });
+    const errors: unknown[] = [];
+    dest.on('error', (e) => errors.push(e));
+    const logger = pino(dest);
+    for (let i = 0; i < 5; i++) logger.info({ i }, 'before');
+    const first = dest.aof;
+    fs.copyFileSync(file, `${file}.1`);
+    fs.truncateSync(file, 0);
+    for (let i = 0; i < 9; i++) logger.info({ i }, 'after');
+    await new Promise<void>((resolve, reject) => dest.flush((e) => (e ? reject(e) : resolve())));
+    expect(dest.aof).not.toBe(first);
+    expect(first.state).toBe(FileState.Closed);
+    expect(dest.dropped).toBe(0);
+    await dest.close();
+    expect(errors).toEqual([]);
+    expect(jsonLines(await contentOf(`${file}.1`)).map((l) => l.i)).toEqual([0, 1, 2, 3, 4]);
+    expect(jsonLines(await contentOf(file)).map((l) => [l.msg, l.i])).toEqual(Array.from({ length: 9 }, (_, i) => ['after', i]));
+  });
+
+  it('a file another writer holds: an error event (ERR_AOF_LOCKED) instead of a throw, lines dropped and counted; with lockTimeout, lines are held and written once the holder lets go', async () => {
+    const dir = tmpDir();
+    const m = quietManager(dir);
+    const holder = m.open('held.log');
+    holder.write('{"holder":1}\n');
+    const refused = createDestination({ file: path.join(dir, 'held.log') });
+    const [error] = await once(refused, 'error') as [AofError];
+    expect(error.code).toBe('ERR_AOF_LOCKED');
+    expect(refused.writable, 'still a stream to pino (lines are counted as dropped)').toBe(true);
+    expect(refused.write('{"x":1}\n')).toBe(false);
+    expect(refused.dropped).toBe(1);
+    expect(codeOf(() => refused.aof)).toBe('ERR_AOF_LOCKED');
+    await refused.close();
+
+    const waiting = createDestination({ file: path.join(dir, 'held.log'), lockTimeout: Infinity });
+    const logger = pino(waiting);
+    for (let i = 0; i < 20; i++) logger.info({ i }, 'held');
+    expect(waiting.writable).toBe(true);
+    expect(codeOf(() => waiting.aof)).toBe('ERR_AOF_LOCKED');
+    const ready = once(waiting, 'ready');
+    await holder.close();
+    await ready;
+    logger.info({ i: 20 }, 'held');
+    await waiting.close();
+    await m.close();
+    const lines = jsonLines(await contentOf(path.join(dir, 'held.log')));
+    expect(lines[0]).toEqual({ holder: 1 });
+    expect(lines.slice(1).map((l) => l.i)).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(waiting.dropped).toBe(0);
+  });
+
+  it.each([['0', 'gives up at once'], ['Infinity', 'waits until the holder lets go']])('a second process (lockTimeout %s, no error listener) %s and exits 0, never with an uncaught exception', async (timeout) => {
+    const dir = tmpDir();
+    const m = quietManager(dir);
+    const holder = m.open('shared.log');
+    holder.write('{"holder":1}\n');
+    const child = spawn(process.execPath, [fixture('pino-locked.mjs'), DIST_PINO, path.join(dir, 'shared.log'), '7', timeout], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const logged = new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+        if (stdout.includes('logged')) resolve();
+      });
+    });
+    await logged;
+    await holder.close();
+    const [code] = await once(child, 'exit');
+    await m.close();
+    const lines = jsonLines(await contentOf(path.join(dir, 'shared.log')));
+    if (timeout === '0') {
+      expect({ code, stdout }).toEqual({ code: 0, stdout: 'logged dropped=7\nexit dropped=7\n' });
+      expect(stderr).toMatch(/ERR_AOF_LOCKED/);
+      expect(lines).toEqual([{ holder: 1 }]);
+    } else {
+      expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: 'logged dropped=0\nended dropped=0\nexit dropped=0\n', stderr: '' });
+      expect(lines.slice(1).map((l) => l.i)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    }
   });
 
   it('reopen() in process: to the same path after a rename, to another file, a no-op while the path is still the file, an error event for a destination over a given AOF', async () => {

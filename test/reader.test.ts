@@ -661,7 +661,7 @@ describe('one writer per file', () => {
 });
 
 describe('a stale or missing control block is rebuilt', () => {
-  it('deleted while no writer has the file: a reader rebuilds it from recovery and follows the next writer', async () => {
+  it.each([false, true])('deleted while no writer has the file (createControlBlock: %s): a reader finds the size by recovery, makes a block only when asked, and follows the next writer', async (createControlBlock) => {
     const dir = tmpDir('aof-reader-');
     const content = new Content();
     const m1 = new Manager(dir, { flushIntervalMs: 0 });
@@ -671,18 +671,19 @@ describe('a stale or missing control block is rebuilt', () => {
     await m1.close();
     fs.rmSync(shm(file));
 
-    await using reader = openReader(file, { wake: 'futex' });
+    await using reader = openReader(file, { wake: 'futex', createControlBlock });
     expect(reader.size).toBe(content.length);
     expect(reader.state).toBe(FileState.Opened);
     expect(reader.writerPid).toBeUndefined();
-    expect(fs.existsSync(shm(file)), 'the reader rebuilt the -shm').toBe(true);
+    expect(fs.existsSync(shm(file)), 'a -shm only when the reader was asked to make one').toBe(createControlBlock);
     const c = collect(reader);
     await until(() => c.state.position === content.length, 'the reader catching up');
 
     const m2 = new Manager(dir, { flushIntervalMs: 0 });
     const aof2 = m2.open('d.aof', geometry());
     expect(aof2.size).toBe(content.length);
-    expect(reader.writerPid).toBe(process.pid);
+    // Without a block of its own, the reader attaches to the writer's when the directory says it appeared.
+    await until(() => reader.writerPid === process.pid, 'the reader finding the writer');
     await writeTurns(aof2, content, 42, 5, 30 * KiB);
     await until(() => c.state.position === content.length, 'the reader following the next writer');
     await aof2.finish();
@@ -813,7 +814,7 @@ describe('a stale or missing control block is rebuilt', () => {
     expect(sha256(c.data())).toBe(content.sha256());
   });
 
-  it('four child readers rebuilding a missing -shm at once agree on the size and all follow the next writer', async () => {
+  it('four child readers rebuilding a missing -shm at once (createControlBlock) agree on the size and all follow the next writer', async () => {
     const dir = tmpDir('aof-reader-');
     const content = new Content();
     const m1 = new Manager(dir, { flushIntervalMs: 0 });
@@ -822,7 +823,7 @@ describe('a stale or missing control block is rebuilt', () => {
     const file = aof1.path;
     await m1.close();
     fs.rmSync(shm(file));
-    const readers = (['futex', 'futex', 'poll', 'spin'] as const).map((wake) => readerProcess({ path: file, options: { wake } }));
+    const readers = (['futex', 'futex', 'poll', 'spin'] as const).map((wake) => readerProcess({ path: file, options: { wake, createControlBlock: true } }));
     for (const r of readers) {
       expect(reportData(await r.waitFor('ready'))).toMatchObject({ size: content.length, state: FileState.Opened, writerPid: null });
     }
@@ -893,11 +894,11 @@ describe('a stale or missing control block is rebuilt', () => {
     await writeTurns(aof, content, 62, 4, 10 * KiB);
     await until(() => l.state.position === content.length, 'the reader opened after the writer recreated the block');
 
-    // 2. Deleted again, and a reader opens at once: it rebuilds the block from recovery; the
-    //    writer then takes that block over on its next interval.
+    // 2. Deleted again, and a reader asked to make one opens at once: it rebuilds the block from
+    //    recovery; the writer then takes that block over on its next interval.
     const secondBlock = fs.statSync(shm(file)).ino;
     fs.rmSync(shm(file));
-    await using between = openReader(file, { wake: 'poll', interval: 2 });
+    await using between = openReader(file, { wake: 'poll', interval: 2, createControlBlock: true });
     expect(between.size).toBe(content.length);
     expect(fs.statSync(shm(file)).ino).not.toBe(secondBlock);
     const b = collect(between);
@@ -921,6 +922,81 @@ describe('a stale or missing control block is rebuilt', () => {
     expect(sha256(l.data())).toBe(content.sha256(0));
     expect(sha256(b.data())).toBe(content.sha256(0));
     await m.close();
+  });
+});
+
+describe('a reader makes nothing beside the file and trusts only its live writer\'s block', () => {
+  it('a file renamed while its writer writes on (logrotate\'s `mv`): readers get all of it from the bytes, before and after the writer closes, and leave no -shm', async () => {
+    const dir = tmpDir('aof-reader-');
+    const content = new Content();
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('app.aof', geometry());
+    await writeTurns(aof, content, 71, 3, 10 * KiB);
+    const renamed = path.join(dir, 'app.aof.1');
+    fs.renameSync(aof.path, renamed);
+    await writeTurns(aof, content, 72, 3, 10 * KiB); // the writer keeps writing the renamed file
+    {
+      await using reader = openReader(renamed);
+      expect(reader.size, 'everything written, from the bytes (the writer\'s block is at the old name)').toBe(content.length);
+      expect(sha256(reader.view())).toBe(content.sha256());
+      expect(reader.writerPid).toBeUndefined();
+    }
+    expect(fs.existsSync(shm(renamed)), 'no -shm beside the renamed file').toBe(false);
+    await writeTurns(aof, content, 73, 2, 10 * KiB);
+    await m.close();
+    await using after = openReader(renamed);
+    expect(after.size).toBe(content.length);
+    expect(sha256(after.view())).toBe(content.sha256());
+    expect(fs.existsSync(shm(renamed))).toBe(false);
+  });
+
+  it('a block describing the file but not its live writer (state None with an old, smaller size, as a reader of an older version left it) is not trusted: the bytes are', async () => {
+    const dir = tmpDir('aof-reader-');
+    const content = new Content();
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('s.aof', geometry());
+    await writeTurns(aof, content, 74, 2, 10 * KiB);
+    await m.close();
+    const stale = fs.readFileSync(shm(aof.path)); // None, at the size then
+    const staleSize = content.length;
+    const m2 = new Manager(dir, { flushIntervalMs: 0 });
+    const aof2 = m2.open('s.aof', geometry());
+    await writeTurns(aof2, content, 75, 2, 10 * KiB);
+    await m2.close();
+    expect(content.length).toBeGreaterThan(staleSize);
+    fs.writeFileSync(shm(aof.path), stale);
+    const before = fs.readFileSync(shm(aof.path));
+    await using reader = openReader(aof.path);
+    expect(reader.size).toBe(content.length);
+    expect(sha256(reader.view())).toBe(content.sha256());
+    const c = collect(reader);
+    await until(() => c.state.position === content.length, 'the tailer reading it all');
+    await reader.close(); // while it follows, it counts itself as a doorbell waiter in the block
+    expect(fs.readFileSync(shm(aof.path)).equals(before), 'the reader left the block as it found it').toBe(true);
+  });
+
+  it.each(['doorbell', 'futex', 'poll'] as const)('a %s reader following a file without a writer (no -shm) makes none, and follows a writer that comes', async (wake) => {
+    const dir = tmpDir('aof-reader-');
+    const content = new Content();
+    const m = new Manager(dir, { flushIntervalMs: 0 });
+    const aof = m.open('n.aof', geometry());
+    await writeTurns(aof, content, 76, 2, 10 * KiB);
+    await m.close();
+    fs.rmSync(shm(aof.path));
+    const before = fs.readdirSync(dir).sort();
+    await using reader = openReader(aof.path, { wake });
+    const c = collect(reader);
+    await until(() => c.state.position === content.length, 'the tailer reading what is there');
+    expect(fs.readdirSync(dir).sort(), 'nothing made beside the file').toEqual(before);
+    const m2 = new Manager(dir, { flushIntervalMs: 0 });
+    const aof2 = m2.open('n.aof', geometry());
+    await writeTurns(aof2, content, 77, 3, 10 * KiB);
+    await until(() => c.state.position === content.length, 'the tailer following the writer that came');
+    await aof2.finish();
+    await until(() => c.state.closedWith !== undefined, 'EOF');
+    expect(c.state.closedWith).toEqual({ reason: 'eof' });
+    expect(sha256(c.data())).toBe(content.sha256());
+    await m2.close();
   });
 });
 

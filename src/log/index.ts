@@ -1,2 +1,2 @@
-export { Log, type LogOptions } from './log.js';
+export { Log, type LogOpenOptions, type LogOptions } from './log.js';
 export { LogReader, type LogRecord } from './log-reader.js';

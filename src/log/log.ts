@@ -29,6 +29,7 @@ import {
   validateSignal,
 } from '../validate.js';
 import { Geometry, MAX_FILE_SIZE, MiB } from '../geometry.js';
+import { openWhileLocked } from '../lock-wait.js';
 import { Manager } from '../manager.js';
 import type { Stats } from '../stats.js';
 import { FRAME_HEADER, endWrite, frameSize } from './frame.js';
@@ -50,6 +51,17 @@ export interface LogOptions {
   sync?: boolean;
   /** The id of the first record of a new log (default 1). */
   firstId?: number;
+}
+
+/** Options of {@link Log.open}. */
+export interface LogOpenOptions extends LogOptions {
+  /**
+   * How long to wait (ms) while another writer holds the log (ERR_AOF_LOCKED): 0 (default) fails
+   * at once, Infinity waits until the lock is free or `signal` aborts.
+   */
+  lockTimeout?: number;
+  /** Aborts the wait for the lock (with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 const INTENT = 'intent.json';
@@ -118,16 +130,19 @@ export class Log implements AsyncDisposable {
   }
 
   /** Opens (creating it if needed) the log in `dir`: redoes an interrupted truncate/trim, recovers the last segment. */
-  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+  static async open(dir: string, options: LogOpenOptions = {}): Promise<Log> {
     validatePath(dir, 'dir', 'a directory path');
-    const log = new Log(nodePath.resolve(dir), checkOptions(options));
-    try {
-      await log.#load();
-    } catch (e) {
-      await log.#manager.close().catch(() => {});
-      throw e;
-    }
-    return log;
+    const checked = checkOptions(options);
+    return openWhileLocked(async () => {
+      const log = new Log(nodePath.resolve(dir), checked);
+      try {
+        await log.#load();
+      } catch (e) {
+        await log.#manager.close().catch(() => {});
+        throw e;
+      }
+      return log;
+    }, options.lockTimeout, options.signal);
   }
 
   /** The same API over anonymous memory: nothing on disk, gone once closed. */

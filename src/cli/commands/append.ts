@@ -10,7 +10,7 @@ import { AofError, ErrorCode } from '../../errors.js';
 import { Geometry, MAX_FILE_SIZE } from '../../geometry.js';
 import { Log } from '../../log/log.js';
 import { Manager } from '../../manager.js';
-import { interruptSignal, pause } from '../interrupt.js';
+import { interruptSignal } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
 export interface AppendOptions {
@@ -36,24 +36,11 @@ function waitMs(options: AppendOptions): number {
   return options.wait === true ? Infinity : typeof options.wait === 'number' ? options.wait : 0;
 }
 
-/**
- * `open()`, and while another writer holds the lock (ERR_AOF_LOCKED), again after a pause that
- * doubles up to 100 ms, until `ms` have passed or SIGINT/SIGTERM: the record log's open has no
- * lock timeout of its own (a Manager's openAsync has, and the byte path uses it).
- */
-async function openWaiting<T>(open: () => Promise<T>, ms: number): Promise<T> {
+/** Runs `open` with a signal that SIGINT/SIGTERM abort: --wait for the writer lock ends on either. */
+async function interruptible<T>(open: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const interrupt = interruptSignal();
-  const deadline = performance.now() + ms;
   try {
-    for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
-      try {
-        return await open();
-      } catch (e) {
-        const left = deadline - performance.now();
-        if (!(e instanceof AofError) || e.code !== ErrorCode.LOCKED || left <= 0 || interrupt.signal.aborted) throw e;
-        await pause(Math.min(wait, left), interrupt.signal);
-      }
-    }
+    return await open(interrupt.signal);
   } finally {
     interrupt.dispose();
   }
@@ -64,13 +51,7 @@ async function appendBytes(file: string, options: AppendOptions, input: AsyncIte
   const manager = new Manager(nodePath.dirname(path));
   try {
     const geometry = Geometry.create().with(0, options.maxSize ?? MAX_FILE_SIZE, 0);
-    const interrupt = interruptSignal();
-    let aof;
-    try {
-      aof = await manager.openAsync(nodePath.basename(path), { geometry, lockTimeout: waitMs(options), signal: interrupt.signal });
-    } finally {
-      interrupt.dispose();
-    }
+    const aof = await interruptible((signal) => manager.openAsync(nodePath.basename(path), { geometry, lockTimeout: waitMs(options), signal }));
     if (aof.readOnly) {
       throw new AofError(ErrorCode.READ_ONLY, `${file} is ${aof.state === FileState.EOF ? 'finished' : 'not writable'}: nothing can be appended`);
     }
@@ -88,11 +69,13 @@ async function appendBytes(file: string, options: AppendOptions, input: AsyncIte
 }
 
 async function appendRecords(dir: string, options: AppendOptions, input: AsyncIterable<Buffer>): Promise<string> {
-  const log = await openWaiting(() => Log.open(dir, {
+  const log = await interruptible((signal) => Log.open(dir, {
     sync: options.sync ?? false,
     ...(options.segmentSize !== undefined ? { segmentSize: options.segmentSize } : {}),
     ...(options.maxRecordSize !== undefined ? { maxRecordSize: options.maxRecordSize } : {}),
-  }), waitMs(options));
+    lockTimeout: waitMs(options),
+    signal,
+  }));
   try {
     let first = 0;
     let count = 0;
