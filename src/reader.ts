@@ -268,14 +268,16 @@ export class Reader extends Followable implements AsyncDisposable {
         control = undefined; // no control block: serve what recovery finds, look again when one appears
       }
       if (!ownedByLiveWriter(control, this.#identity)) {
-        // No live writer's word for the size: the bytes must make sense before anything is made beside them.
-        found = this.#recoverBytes();
-        if (initial && this.#options.refuseUnparseable && found.problem !== undefined) {
+        // No live writer's word for the size: the bytes must make sense before anything is made
+        // beside them. A writer opening the file holds the block's lock from before its recovery
+        // until the block says Writing: wait for that rather than read bytes it is changing.
+        found = control ? this.#recoverLocked(control) : this.#recoverBytes();
+        if (initial && this.#options.refuseUnparseable && found?.problem !== undefined) {
           control?.close();
           throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
             '`aof inspect` says more, `aof recover` keeps the longest valid prefix');
         }
-        if (this.#options.createControlBlock && !found.finished && found.problem === undefined) {
+        if (found && this.#options.createControlBlock && !found.finished && found.problem === undefined) {
           control = this.#buildBlock(control, found);
         }
       }
@@ -284,6 +286,21 @@ export class Reader extends Followable implements AsyncDisposable {
     this.#state = FileState.Opened;
     this.#seq = control?.seq ?? -1;
     this.#assess(found);
+  }
+
+  /**
+   * {@link #recoverBytes} under the block's lock, which a writer's open holds from before its
+   * recovery until the block says Writing: the bytes hold still meanwhile. Undefined when a live
+   * writer got the block first (its word counts, and its bytes may be mid-change: a finish's
+   * marker before the truncate would read as content).
+   */
+  #recoverLocked(control: ControlBlock): BytesFound | undefined {
+    control.lock();
+    try {
+      return ownedByLiveWriter(control, this.#identity) ? undefined : this.#recoverBytes();
+    } finally {
+      control.unlock();
+    }
   }
 
   /**
@@ -320,8 +337,14 @@ export class Reader extends Followable implements AsyncDisposable {
       this.#refresh();
       return;
     }
+    const f = found ?? (c ? this.#recoverLocked(c) : this.#recoverBytes());
+    if (!f) {
+      // A writer took the block while we waited for its lock.
+      this.#trusted = true;
+      this.#refresh();
+      return;
+    }
     this.#trusted = false;
-    const f = found ?? this.#recoverBytes();
     let size = f.size;
     if (!f.finished && c && c.state === ControlState.Writing && c.describes(this.#identity) && c.committed > size) {
       size = c.committed;
