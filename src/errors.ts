@@ -23,6 +23,12 @@ export const ErrorCode = {
   RECORD_TOO_BIG: 'ERR_AOF_RECORD_TOO_BIG',
   /** A record log frame whose CRC does not match (a bit flip, an overwritten range). */
   CORRUPT_DATA: 'ERR_AOF_CORRUPT_DATA',
+  /** An optional integration's packages are not installed (`mmap-aof/nats` needs the NATS client). */
+  MISSING_PEER: 'ERR_AOF_MISSING_PEER',
+  /** The remote side (a NATS server) refused or failed: an unreachable server, a missing stream, a subject bound elsewhere. */
+  REMOTE: 'ERR_AOF_REMOTE',
+  /** Someone else wrote where this writer expected to be alone (a second shipper on one subject). */
+  CONFLICT: 'ERR_AOF_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -16,10 +16,10 @@ describe('error codes', () => {
     const documented = Object.fromEntries([...table.matchAll(/^\| `(\w+)` \| `(ERR_AOF_\w+)` \|/gm)].map((m) => [m[1], m[2]]));
     expect(documented).toEqual({ ...ErrorCode });
     expect(Object.values(ErrorCode).sort()).toEqual([
-      'ERR_AOF_APPEND_FUNC', 'ERR_AOF_CLOSED', 'ERR_AOF_CORRUPTED', 'ERR_AOF_CORRUPT_DATA', 'ERR_AOF_EMPTY_FILE',
-      'ERR_AOF_FULL', 'ERR_AOF_INVALID_ARG', 'ERR_AOF_IS_DIRECTORY', 'ERR_AOF_LOCKED', 'ERR_AOF_NOT_FOUND',
-      'ERR_AOF_NO_SPACE', 'ERR_AOF_READ_ONLY', 'ERR_AOF_READ_PERMISSION', 'ERR_AOF_RECORD_TOO_BIG', 'ERR_AOF_SHRINK',
-      'ERR_AOF_WOULD_BLOCK',
+      'ERR_AOF_APPEND_FUNC', 'ERR_AOF_CLOSED', 'ERR_AOF_CONFLICT', 'ERR_AOF_CORRUPTED', 'ERR_AOF_CORRUPT_DATA',
+      'ERR_AOF_EMPTY_FILE', 'ERR_AOF_FULL', 'ERR_AOF_INVALID_ARG', 'ERR_AOF_IS_DIRECTORY', 'ERR_AOF_LOCKED', 'ERR_AOF_MISSING_PEER',
+      'ERR_AOF_NOT_FOUND', 'ERR_AOF_NO_SPACE', 'ERR_AOF_READ_ONLY', 'ERR_AOF_READ_PERMISSION', 'ERR_AOF_RECORD_TOO_BIG',
+      'ERR_AOF_REMOTE', 'ERR_AOF_SHRINK', 'ERR_AOF_WOULD_BLOCK',
     ]);
   });
 
