@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Log } from '../src/index.js';
+import { startService } from '../src/service/server.js';
 import { ID_HEADER, mirror, ship } from '../src/nats/index.js';
 import { ROOT, fixture, skipTitle, tmpDir } from './helpers.js';
 import { prng } from './fixtures/prng.mjs';
@@ -94,6 +95,22 @@ async function streamContent(server: NatsServer, stream: string): Promise<Array<
   } finally {
     await nc.close();
   }
+}
+
+/** `aof ARGS` as a child: its exit status and output. */
+function aofChild(args: string[]): { child: ChildProcess; output(): string; exit: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'aof.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return { child, output: () => stdout, exit: once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr })) };
+}
+
+/** The last id of the record log in `dir` as its segments say, without taking its lock (0: none yet). */
+function mirroredTo(dir: string): number {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'aof.js'), 'tail', '-n', '1', '--ids', dir], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.split('\t')[0]) || 0 : 0;
 }
 
 function recordOf(id: number): Buffer {
@@ -183,7 +200,7 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
       expect(data.equals(recordOf(i + 1)), `record ${i + 1}`).toBe(true);
     });
     await log.close();
-  });
+  }, 60_000 + KILLS * 2_000); // each kill starts a process (~0.3 s here, more on a loaded machine)
 
   it(`kill -9 of the mirror at random points (${Math.ceil(KILLS / 5)} kills): the local log is always an exact prefix of the stream, then catches up`, async () => {
     const random = prng(SEED + 1);
@@ -215,7 +232,7 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
     await local.close();
     await shipper.close();
     await log.close();
-  });
+  }, 60_000 + KILLS * 2_000);
 
   it('the server killed (SIGKILL) and restarted on its store mid-run: shipper and mirror carry on and end with every record exactly once', async () => {
     const server = await NatsServer.start();
@@ -239,6 +256,67 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
     expect(local.lastId).toBe(1000);
     await local.close();
     await log.close();
+  }, 90_000);
+
+  it('aof ship and aof mirror run until SIGINT (exit 0, in-flight settled, where they stopped on stdout); a failure is one error line and exit 1', async () => {
+    const server = await NatsServer.start();
+    await makeStream(server, 'CLI', ['cli.a']);
+    const dir = tmpDir();
+    const log = await logOf(dir, 700);
+    const copy = tmpDir();
+    const shipping = aofChild(['ship', dir, '--servers', server.url, '--stream', 'CLI', '--subject', 'cli.a', '--window', '16']);
+    const mirroring = aofChild(['mirror', copy, '--servers', server.url, '--stream', 'CLI']);
+    await until(() => fs.existsSync(copy) && mirroredTo(copy) >= 700, 'the CLI mirror reaching 700', 30_000);
+    shipping.child.kill('SIGINT');
+    mirroring.child.kill('SIGINT');
+    const [shipped, mirrored] = await Promise.all([shipping.exit, mirroring.exit]);
+    expect(shipped).toEqual({ code: 0, stdout: 'shipped 700 records to cli.a; the stream holds up to id 700 (sequence 700)\n', stderr: '' });
+    expect(mirrored).toEqual({ code: 0, stdout: `mirrored 700 records of CLI into ${copy}; durable up to id 700\n`, stderr: '' });
+    const unreachable = await aofChild(['ship', dir, '--servers', `127.0.0.1:${await freePort()}`, '--stream', 'CLI', '--subject', 'cli.a']).exit;
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^aof: ERR_AOF_REMOTE: cannot connect to NATS/);
+    const usage = await aofChild(['ship', dir, '--stream', 'CLI']).exit;
+    expect(usage.code).toBe(2);
+    await log.close();
+  });
+
+  it('the service ships a record stream marked for shipping (from its first append, made by a POST), with its lag in /stats, /metrics and the dashboard; `aof serve --ship` does the same', async () => {
+    const server = await NatsServer.start();
+    await makeStream(server, 'SVC', ['svc.orders']);
+    const dir = tmpDir();
+    const service = await startService({ dir, port: 0, ship: { servers: server.url, streams: [{ name: 'orders', stream: 'SVC', subject: 'svc.orders' }] } });
+    try {
+      expect(service.stats().shipping).toEqual([expect.objectContaining({ name: 'orders', state: 'waiting', shipped: 0 })]);
+      const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ order: i + 1 })).join('\n') + '\n';
+      const posted = await fetch(new URL('/streams/orders?records=1', service.url), { method: 'POST', body: lines, headers: { 'content-type': 'application/x-ndjson' } });
+      expect(posted.status).toBe(200);
+      await until(() => service.stats().shipping[0]!.lastId === 50, 'the service shipping 50 records');
+      expect(service.stats().shipping[0]).toMatchObject({ state: 'shipping', shipped: 50, lastId: 50, lagRecords: 0, retries: 0 });
+      const metrics = await (await fetch(new URL('/metrics', service.url))).text();
+      expect(metrics).toMatch(/^mmap_aof_service_ship_records_total\{stream="orders",subject="svc.orders"\} 50$/m);
+      expect(metrics).toMatch(/^mmap_aof_service_ship_lag_records\{stream="orders",subject="svc.orders"\} 0$/m);
+      expect(metrics).toMatch(/^mmap_aof_service_ship_up\{stream="orders",subject="svc.orders"\} 1$/m);
+      expect(await (await fetch(service.url)).text()).toContain('id="shipping"');
+    } finally {
+      await service.close();
+    }
+    const content = await streamContent(server, 'SVC');
+    expect(content.map(([id, data]) => [id, JSON.parse(data.toString()).order])).toEqual(Array.from({ length: 50 }, (_, i) => [i + 1, i + 1]));
+    // The CLI: --ship and --nats reach the service; a bad --ship is a usage error.
+    const served = aofChild(['serve', '--dir', dir, '--port', '0', '--ship', 'orders=SVC:svc.orders', '--nats', server.url]);
+    await until(() => served.output().includes('serving'), 'aof serve');
+    const url = /on (http:\/\/\S+)/.exec(served.output())![1]!;
+    await fetch(new URL('/streams/orders?records=1', url), { method: 'POST', body: '{"order":51}\n' });
+    let stats = await (await fetch(new URL('/stats', url))).json() as { shipping: Array<{ lastId: number }> };
+    const deadline = Date.now() + 20_000;
+    while (stats.shipping[0]!.lastId !== 51 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      stats = await (await fetch(new URL('/stats', url))).json() as { shipping: Array<{ lastId: number }> };
+    }
+    expect(stats.shipping[0]!.lastId).toBe(51);
+    served.child.kill('SIGTERM');
+    expect((await served.exit).code).toBe(0);
+    expect((await aofChild(['serve', '--dir', dir, '--ship', 'orders']).exit).code).toBe(2);
   });
 
   it('bad input: an unreachable server, a subject no stream holds, a subject bound to another stream, a record over max payload, two logs on one subject, bad options', async () => {

@@ -12,7 +12,7 @@
  * node_modules and installed as tarballs next to it, so npm resolves the package's dependency
  * ranges against them. This passes on a machine whose npm cache has never seen the project.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -226,6 +226,24 @@ console.log(JSON.stringify([typeof Manager, typeof Geometry.create, typeof creat
     const r = await ok(process.execPath, ['check.cjs'], app);
     expect(JSON.parse(r.stdout)).toEqual(['function', 'function', 'function']);
     expect(r.stderr).toBe('');
+  });
+
+  it('mmap-aof/nats without the NATS packages (optional peers, not installed): ERR_AOF_MISSING_PEER naming them, from the library and from `aof ship`', async () => {
+    expect(fs.existsSync(path.join(app, 'node_modules', '@nats-io')), 'npm installs no optional peer').toBe(false);
+    fs.writeFileSync(path.join(app, 'nats.mjs'), `
+import { ship } from 'mmap-aof/nats';
+const shipper = ship('log', { stream: 'S', subject: 's' });
+try {
+  await shipper.done;
+} catch (e) {
+  console.log(JSON.stringify({ code: e.code, message: e.message }));
+}
+`);
+    const r = await ok(process.execPath, ['nats.mjs'], app);
+    expect(JSON.parse(r.stdout)).toEqual({ code: 'ERR_AOF_MISSING_PEER', message: expect.stringContaining('npm install @nats-io/transport-node @nats-io/jetstream') });
+    const cli = spawnSync(process.execPath, [path.join(app, 'node_modules', '.bin', 'aof'), 'ship', 'log', '--stream', 'S', '--subject', 's'], { cwd: app, encoding: 'utf8' });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toMatch(/^aof: ERR_AOF_MISSING_PEER: mmap-aof\/nats needs the NATS client/);
   });
 
   it('installs the aof command, which runs', async () => {

@@ -11,6 +11,7 @@ const LONG = {
   AOF_DISKFULL_ROUNDS: '50', // disk full: fill / free rounds per target
   AOF_SOAK_SECONDS: '600', // soak: a writer and 4 tailers
   AOF_POWERLOSS_IMAGES: '100000', // power-loss simulator: crash images over all workloads
+  AOF_NATS_KILLS: '1000', // mmap-aof/nats: kill -9 of the shipper (and a fifth as many of the mirror)
 };
 
 const FILES = [
@@ -23,6 +24,7 @@ const FILES = [
   'test/bad-input.test.ts',
   'test/soak.test.ts',
   'test/power-loss.test.ts',
+  'test/nats.test.ts',
 ];
 
 const env = { ...process.env };

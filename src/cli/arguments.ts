@@ -43,3 +43,17 @@ export function parseByteCount(value: string): TailCount {
   return { n: parseSize(fromStart ? value.slice(1) : value), fromStart };
 }
 
+
+/** One `--ship NAME=STREAM:SUBJECT` of `aof serve`. */
+export interface ShipEntry {
+  name: string;
+  stream: string;
+  subject: string;
+}
+
+/** `--ship NAME=STREAM:SUBJECT`, repeatable: each adds to `previous`. */
+export function parseShip(value: string, previous: ShipEntry[] = []): ShipEntry[] {
+  const m = /^([^=\s]+)=([^:\s]+):(\S+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected NAME=STREAM:SUBJECT (a record stream, a JetStream stream, a subject), got "${value}"`);
+  return [...previous, { name: m[1]!, stream: m[2]!, subject: m[3]! }];
+}

@@ -12,11 +12,12 @@ import { append } from './commands/append.js';
 import { bench } from './commands/bench.js';
 import { cat } from './commands/cat.js';
 import { inspect } from './commands/inspect.js';
+import { mirrorCommand, shipCommand } from './commands/nats.js';
 import { recover } from './commands/recover.js';
 import { serve } from './commands/serve.js';
 import { stats } from './commands/stats.js';
 import { tail } from './commands/tail.js';
-import { parseByteCount, parseCount, parseLineCount, parsePort, parseSize } from './arguments.js';
+import { parseByteCount, parseCount, parseLineCount, parsePort, parseShip, parseSize } from './arguments.js';
 import { errorLine } from './output.js';
 import { packageVersion } from './package-root.js';
 
@@ -105,7 +106,27 @@ Errors print one line "aof: <code>: <message>" and exit 1; usage errors exit 2.`
     .option('--heartbeat <ms>', 'comment lines to idle SSE clients this often (default 15000; 0: never)', parseCount)
     .option('--stats-interval <ms>', 'default period of GET /stats/events (default 1000)', parseCount)
     .option('--shutdown-timeout <ms>', 'how long SIGINT/SIGTERM waits for in-flight requests (default 10000)', parseCount)
+    .option('--ship <name=stream:subject>', 'ship the record stream NAME to SUBJECT of the NATS JetStream stream STREAM (repeatable)', parseShip, [])
+    .option('--nats <urls>', 'NATS servers for --ship, comma-separated (default 127.0.0.1:4222)')
     .action((options) => serve(options));
+
+  program.command('ship')
+    .description('publish every record of the log in DIR to a NATS JetStream subject, exactly once and in order, from where the stream ends, until SIGINT/SIGTERM (needs @nats-io/transport-node and @nats-io/jetstream)')
+    .argument('<dir>', 'a record log directory')
+    .requiredOption('--stream <name>', 'the JetStream stream that holds the subject')
+    .requiredOption('--subject <subject>', 'the subject the records go to (one log per subject)')
+    .option('--servers <urls>', 'NATS servers, comma-separated', '127.0.0.1:4222')
+    .option('--window <n>', 'publishes in flight at most (default 256)', parseCount)
+    .option('--from <id>', 'the first record when the subject holds none (default: the first)', parseCount)
+    .action((dir: string, options) => shipCommand(dir, options));
+
+  program.command('mirror')
+    .description('copy a NATS JetStream stream into the record log in DIR (id = stream sequence), acknowledging what is durable, until SIGINT/SIGTERM')
+    .argument('<dir>', 'the local record log directory (created when missing)')
+    .requiredOption('--stream <name>', 'the JetStream stream to copy')
+    .option('--servers <urls>', 'NATS servers, comma-separated', '127.0.0.1:4222')
+    .option('--durable <name>', 'the durable consumer\'s name (default aof-mirror)')
+    .action((dir: string, options) => mirrorCommand(dir, options));
 
   return program;
 }

@@ -211,6 +211,8 @@ function update(snap) {
   charts.memory.push([st.activeMappedMemory, st.activeAnonymousMemory]);
   fillTable('streams', snap.streams, [['name'], ['kind'], ['size', (v, row) => row.kind === 'raw' ? bytes(v) : si(v) + ' rec', true],
     ['subscribers', null, true]]);
+  fillTable('shipping', snap.shipping || [], [['name'], ['subject'], ['state', (v, row) => row.error ? v + ': ' + row.error : v],
+    ['shipped', (v) => si(v), true], ['lastId', null, true], ['lagRecords', (v) => si(v) + ' rec', true], ['lagSeconds', (v) => v.toFixed(1) + ' s', true]]);
   fillTable('subscribers', snap.subscribers, [['id', null, true], ['stream'], ['kind'], ['position', null, true], ['end', null, true],
     ['lag', (v, row) => row.kind === 'raw' ? bytes(v) : si(v) + ' rec', true], ['events', null, true], ['remote']]);
 }
@@ -260,6 +262,7 @@ ${TILES.map(([id, label]) => `<div class="tile"><span class="label">${label}</sp
 </section>
 <section class="charts" id="charts"></section>
 <section><h3>Streams open</h3><table id="streams"><thead><tr><th>name</th><th>kind</th><th class="num">size</th><th class="num">subscribers</th></tr></thead><tbody></tbody></table></section>
+<section><h3>Shipping to NATS JetStream</h3><table id="shipping" data-testid="shipping"><thead><tr><th>stream</th><th>subject</th><th>state</th><th class="num">shipped</th><th class="num">last id</th><th class="num">lag</th><th class="num">behind for</th></tr></thead><tbody></tbody></table></section>
 <section><h3>SSE subscribers</h3><table id="subscribers"><thead><tr><th class="num">id</th><th>stream</th><th>kind</th><th class="num">position</th><th class="num">end</th><th class="num">lag</th><th class="num">events</th><th>client</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>${SCRIPT}</script>

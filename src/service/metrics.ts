@@ -9,6 +9,7 @@
  * the longest one since the service started).
  */
 import type { Stats, TimeCounter } from '../stats.js';
+import type { ShippingInfo } from './shipping.js';
 import type { StreamKind, SubscriberInfo } from './streams.js';
 
 type StatKind = 'counter' | 'gauge' | 'timer';
@@ -123,6 +124,8 @@ export interface Snapshot {
   };
   streams: Array<{ name: string; kind: StreamKind; size: number; subscribers: number }>;
   subscribers: SubscriberInfo[];
+  /** Record streams shipped to NATS JetStream (ServiceOptions.ship). */
+  shipping: ShippingInfo[];
   /** Per second since the previous snapshot of the same feed (null in the first one). */
   rates: Rates | null;
 }
@@ -268,6 +271,19 @@ export function renderMetrics(snapshot: Snapshot, counters: ServiceCounters): st
     streams.filter((s) => s.kind === 'raw').map((s) => [{ stream: s.name }, s.maxLag]));
   out.family('service_stream_lag_max_records', 'gauge', 'Largest lag of a record stream\'s SSE subscribers: last id - last id sent.',
     streams.filter((s) => s.kind === 'records').map((s) => [{ stream: s.name }, s.maxLag]));
+  const ship = snapshot.shipping;
+  out.family('service_ship_up', 'gauge', 'Shippers to NATS JetStream shipping now (1), or waiting, retrying or failed (0).',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.state === 'shipping' ? 1 : 0]));
+  out.family('service_ship_records_total', 'counter', 'Records the NATS JetStream server acknowledged since start.',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.shipped]));
+  out.family('service_ship_last_id', 'gauge', 'Id of the last record the JetStream subject is known to hold.',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lastId]));
+  out.family('service_ship_lag_records', 'gauge', 'Records read from the log and not yet acknowledged by the server.',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lagRecords]));
+  out.family('service_ship_lag_seconds', 'gauge', 'Seconds since the shipper last had nothing in flight.',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lagSeconds]));
+  out.family('service_ship_retries_total', 'counter', 'Times a shipper started again from the stream after the server failed or went away.',
+    ship.map((s) => [{ stream: s.name, subject: s.subject }, s.retries]));
   out.family('service_uptime_seconds', 'gauge', 'Seconds since the service started.', [[null, snapshot.uptimeSeconds]]);
   return out.text();
 }

@@ -29,7 +29,10 @@ import {
 } from './http.js';
 import { ServiceCounters, rates, renderMetrics, type Snapshot } from './metrics.js';
 import { followRaw, followRecords, openEventStream, sseEvent } from './sse.js';
+import { Shipping, type ShipConfig } from './shipping.js';
 import { Streams, checkStreamName, ndjsonLines } from './streams.js';
+
+export type { ShipConfig, ShippingInfo } from './shipping.js';
 
 export interface ServiceOptions {
   /** The directory of streams (created if missing). */
@@ -52,6 +55,12 @@ export interface ServiceOptions {
   log?: LogOptions;
   /** Options of the Manager over `dir`. */
   manager?: ManagerOptions;
+  /**
+   * Record streams to ship to NATS JetStream (`mmap-aof/nats`'s ship(), needs its optional peer
+   * packages): each starts once its stream exists and stops with the service; counters and lag
+   * are in `/stats` (`shipping`), `/metrics` (`mmap_aof_service_ship_*`) and on the dashboard.
+   */
+  ship?: ShipConfig;
   /**
    * Close on SIGTERM and SIGINT, then exit the process: code 0 after a clean close, 1 if closing
    * failed (default false: the embedding program decides; `aof serve` handles the signals itself).
@@ -117,6 +126,7 @@ type Route = '/' | '/favicon.ico' | '/metrics' | '/stats' | '/stats/events' | '/
 class HttpService {
   readonly manager: Manager;
   readonly streams: Streams;
+  readonly shipping: Shipping;
   readonly counters = new ServiceCounters();
   readonly server: http.Server;
   readonly #bodyLimit: number;
@@ -151,6 +161,7 @@ class HttpService {
     this.#shutdownTimeoutMs = shutdownTimeoutMs;
     this.manager = new Manager(options.dir, options.manager);
     this.streams = new Streams(this.manager, { geometry: options.geometry, log: options.log });
+    this.shipping = new Shipping(options.ship);
     this.server = http.createServer({ keepAliveTimeout: 5000 });
     this.server.on('request', (req, res) => this.#onRequest(req, res));
     // Expect: 100-continue: refuse an oversized body before the client sends it.
@@ -175,6 +186,7 @@ class HttpService {
         this.#host = host;
         this.#url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
         if (this.options.handleSignals) this.#installSignals();
+        this.shipping.start(this.streams);
         resolve();
       });
     });
@@ -504,6 +516,7 @@ class HttpService {
       },
       streams: this.streams.openStreams(),
       subscribers: this.streams.subscribers(),
+      shipping: this.shipping.info(),
       rates: null,
     };
   }
@@ -562,6 +575,7 @@ class HttpService {
     this.server.closeAllConnections();
     await closed;
     let failure: unknown;
+    await this.shipping.close();
     await this.streams.close().catch((e: unknown) => (failure = e));
     await this.manager.close().catch((e: unknown) => (failure ??= e));
     if (failure !== undefined) throw failure;

@@ -142,14 +142,15 @@ export class Streams {
     return nodePath.join(this.#manager.dir, `${name}.aof`);
   }
 
-  #logPath(name: string): string {
+  /** The directory of the record stream `name`'s log. */
+  logPath(name: string): string {
     return nodePath.join(this.#manager.dir, `${name}.log`);
   }
 
   /** The kind of an existing stream (open or on disk), undefined when there is none. */
   kindOf(name: string): StreamKind | undefined {
     const raw = this.#raws.has(name) || isFile(this.#rawPath(name));
-    const records = this.#logs.has(name) || isDirectory(this.#logPath(name));
+    const records = this.#logs.has(name) || isDirectory(this.logPath(name));
     if (raw && records) {
       throw new HttpError(409, ServiceCode.STREAM_KIND, `stream ${name} exists as both ${name}.aof and ${name}.log/; remove one`);
     }
@@ -185,7 +186,7 @@ export class Streams {
     const pending = this.#logs.get(name);
     if (pending) return pending;
     this.#expectKind(name, 'records');
-    const path = this.#logPath(name);
+    const path = this.logPath(name);
     if (!create && !isDirectory(path)) {
       return Promise.reject(new AofError(ErrorCode.NOT_FOUND, `no stream named ${name}`));
     }
@@ -372,7 +373,7 @@ export class Streams {
               tailers: aof.tailerCount });
           } else {
             const log = await this.records(name, false);
-            Object.assign(info, { size: log.lastId - log.firstId + 1, fileSize: directoryBytes(this.#logPath(name)),
+            Object.assign(info, { size: log.lastId - log.firstId + 1, fileSize: directoryBytes(this.logPath(name)),
               firstId: log.firstId, lastId: log.lastId, tailers: info.subscribers });
           }
         } catch (e) {

@@ -3,6 +3,7 @@
  * directory (src/service/server.ts, loaded only by this command), until SIGINT or SIGTERM; then
  * it closes the service (in-flight requests finish, files close) and exits 0.
  */
+import type { ShipEntry } from '../arguments.js';
 import { interruptSignal } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
@@ -14,7 +15,12 @@ export interface ServeOptions {
   heartbeat?: number;
   statsInterval?: number;
   shutdownTimeout?: number;
+  /** --ship, once per record stream to ship to NATS JetStream. */
+  ship?: ShipEntry[];
+  /** NATS servers for --ship, comma-separated. */
+  nats?: string;
 }
+
 
 /** Runs `aof serve`. */
 export async function serve(options: ServeOptions): Promise<void> {
@@ -29,6 +35,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       ...(options.heartbeat !== undefined ? { heartbeatMs: options.heartbeat } : {}),
       ...(options.statsInterval !== undefined ? { statsIntervalMs: options.statsInterval } : {}),
       ...(options.shutdownTimeout !== undefined ? { shutdownTimeoutMs: options.shutdownTimeout } : {}),
+      ...(options.ship?.length ? { ship: { streams: options.ship, ...(options.nats ? { servers: options.nats.split(',') } : {}) } } : {}),
     });
     await writeOut(`serving ${options.dir} on ${running.url}\n`);
     if (!interrupt.signal.aborted) {
