@@ -41,6 +41,24 @@ async function opened(dir: string): Promise<void> {
 }
 
 describe('Log.follow: a record log written by another process', () => {
+  it('lastId() says the last record published, across segment rolls, counting only what is new each time', async () => {
+    const dir = tmpDir('aof-log-follow-');
+    const log = await Log.open(dir, { segmentSize: 4096 });
+    const reader = Log.follow(dir);
+    expect(reader.lastId()).toBe(0);
+    for (let id = 1; id <= 300; id++) {
+      log.append(record(id));
+      if (id % 37 === 0) {
+        await new Promise((resolve) => setImmediate(resolve)); // the writer publishes once per turn
+        expect(reader.lastId(), `after ${id}`).toBe(id);
+      }
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reader.lastId()).toBe(300);
+    await reader.close();
+    await log.close();
+  });
+
   it('tail(1) yields every record in order, byte for byte, across segment rolls, while the child appends', async () => {
     const dir = tmpDir('aof-log-follow-');
     const writer = startWriter(dir, 3000, 64 * 1024);
@@ -74,6 +92,7 @@ describe('Log.follow: a record log written by another process', () => {
       }
     })();
     await expect(consumed).rejects.toMatchObject({ code: 'ERR_AOF_CLOSED' });
+    expect(() => reader.lastId()).toThrow(expect.objectContaining({ code: 'ERR_AOF_CLOSED' }));
     expect(seen[0]).toBe(777);
     expect(seen.length).toBe(last - 777 + 1);
     writer.stop();

@@ -245,9 +245,14 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
     await until(() => m.stats().durableId === 500, 'the first 500 mirrored');
     await server.kill();
     for (let i = 0; i < 500; i++) log.append(recordOf(log.lastId + 1)); // the writer does not wait for the server
+    // The lag counts the log's records the stream is not known to hold, read or not.
+    await until(() => shipper.stats().lagRecords === 1000 - shipper.stats().lastId && shipper.stats().lastId <= 500, 'the lag during the outage');
+    expect(shipper.stats().lagRecords).toBeGreaterThanOrEqual(500);
     await server.start();
     await until(() => shipper.stats().lastId === 1000, 'the shipper after the restart', 30_000);
     await until(() => m.stats().durableId === 1000, 'the mirror after the restart', 30_000);
+    expect(shipper.stats()).toMatchObject({ lagRecords: 0, lagSeconds: 0 });
+    expect(shipper.stats().retries).toBeGreaterThan(0);
     await shipper.close();
     await m.close();
     const content = await streamContent(server, 'R');

@@ -23,6 +23,8 @@ export class LogReader implements AsyncDisposable {
   readonly #options: ReaderOptions;
   readonly #readers = new Set<Reader>();
   #closing: Promise<void> | undefined;
+  /** lastId(): the last segment's reader and how far its frames were counted. */
+  #end: { firstId: number; reader: Reader; at: number; index: number } | undefined;
 
   /** @internal Use `Log.follow`. */
   constructor(dir: string, options: ReaderOptions) {
@@ -79,9 +81,32 @@ export class LogReader implements AsyncDisposable {
     }
   }
 
+  /**
+   * The id of the last record the writer has published (firstId − 1 of the last segment when it
+   * has none yet): for a follower's lag. Counts only the frames published since the last call.
+   */
+  lastId(): number {
+    if (this.#closing) throw closed('log reader');
+    const lastFirst = existingSegmentIds(this.#dir).at(-1)!;
+    let end = this.#end;
+    if (end?.firstId !== lastFirst) {
+      const reader = openReader(nodePath.join(this.#dir, segmentName(lastFirst)), this.#options);
+      void end?.reader.close();
+      end = this.#end = { firstId: lastFirst, reader, at: 0, index: 0 };
+    }
+    const size = end.reader.size;
+    const buf = end.reader.view(0, size);
+    while (end.at < size) {
+      const valid = native.checkFrames(buf, end.at, size, end.index);
+      if (valid === end.at) break; // a bad frame: tail() reports it
+      for (; end.at < valid; end.index++) end.at += frameSize(frameLength(buf, end.at));
+    }
+    return end.firstId + end.index - 1;
+  }
+
   /** Ends every tail (they throw ERR_AOF_CLOSED) and unmaps. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= Promise.all([...this.#readers].map((r) => r.close())).then(() => undefined);
+    this.#closing ??= Promise.all([...this.#readers, ...(this.#end ? [this.#end.reader] : [])].map((r) => r.close())).then(() => undefined);
     return this.#closing;
   }
 

@@ -55,7 +55,7 @@ export interface ShipStats {
   lastSequence: number;
   /** Publishes in flight. */
   inFlight: number;
-  /** Records read from the log and not yet acknowledged. */
+  /** Records in the log that the stream is not known to hold yet (the log's last id − lastId). */
   lagRecords: number;
   /** Seconds since the shipper last had nothing in flight (0 while caught up). */
   lagSeconds: number;
@@ -104,7 +104,13 @@ export class Shipper implements AsyncDisposable {
   /** Counters and lag, for a progress line, the service's metrics and the dashboard. */
   stats(): ShipStats {
     const s = this.#stats;
-    return { ...s, lagRecords: Math.max(0, this.#readId - s.lastId), lagSeconds: this.#behindSince ? (performance.now() - this.#behindSince) / 1000 : 0 };
+    let logLast = this.#readId;
+    try {
+      logLast = Math.max(logLast, this.#reader?.lastId() ?? 0);
+    } catch {
+      // the reader closed (the shipper stopped) or the log is unreadable now: what it read is the best known
+    }
+    return { ...s, lagRecords: Math.max(0, logLast - s.lastId), lagSeconds: this.#behindSince ? (performance.now() - this.#behindSince) / 1000 : 0 };
   }
 
   /** Stops: no new publish, the ones in flight settled; resolves when stopped (a failure rejects `done`, not this). */

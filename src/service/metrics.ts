@@ -278,7 +278,7 @@ export function renderMetrics(snapshot: Snapshot, counters: ServiceCounters): st
     ship.map((s) => [{ stream: s.name, subject: s.subject }, s.shipped]));
   out.family('service_ship_last_id', 'gauge', 'Id of the last record the JetStream subject is known to hold.',
     ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lastId]));
-  out.family('service_ship_lag_records', 'gauge', 'Records read from the log and not yet acknowledged by the server.',
+  out.family('service_ship_lag_records', 'gauge', 'Records of the log the JetStream subject is not known to hold yet.',
     ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lagRecords]));
   out.family('service_ship_lag_seconds', 'gauge', 'Seconds since the shipper last had nothing in flight.',
     ship.map((s) => [{ stream: s.name, subject: s.subject }, s.lagSeconds]));
