@@ -3,7 +3,8 @@
 //   1. throughput: shipping a record log of 100-byte records (ship(), window 256) against the
 //      simplest honest alternative, a bare loop of js.publish with the same window (the client's
 //      own limit: no headers, no de-duplication id, no expectation), each into a fresh stream.
-//   2. end to end: one record per millisecond appended (log.append) in this process, shipped, and
+//   2. end to end: one record per millisecond appended (log.append) in this process, shipped (ship()
+//      given the open Log, so it follows it in process), and
 //      read in another process from the mirror's local log (mirror() + Log.follow of its
 //      directory), p50/p99 of now − the record's stamp; against the same path with plain
 //      js.publish in this process and a consumer (consume()) in the other. One clock: both
@@ -115,7 +116,7 @@ async function main() {
       child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
       while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 5));
       const source = await Log.open(dir);
-      const shipper = send === 'ship' ? ship(dir, { connection: nc, stream: name, subject }) : undefined;
+      const shipper = send === 'ship' ? ship(source, { connection: nc, stream: name, subject }) : undefined; // the open Log: its own tail
       const stamp = Buffer.alloc(RECORD);
       for (let i = 0; i < E2E; i++) {
         stamp.writeDoubleLE(performance.timeOrigin + performance.now(), 0);

@@ -175,6 +175,26 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
     expect(content.map(([id]) => id)).toEqual(Array.from({ length: 2600 }, (_, i) => i + 1));
   });
 
+  it('ship(log) of an open Log follows it in process, and stops by itself when the Log closes', async () => {
+    const server = await NatsServer.start();
+    await makeStream(server, 'OPEN', ['open.a']);
+    const log = await logOf(tmpDir(), 100);
+    const shipper = ship(log, { servers: server.url, stream: 'OPEN', subject: 'open.a' });
+    await until(() => shipper.stats().lastId === 100, 'the first 100');
+    for (let id = 101; id <= 150; id++) log.append(recordOf(id));
+    await until(() => shipper.stats().lastId === 150, 'live appends');
+    expect(shipper.stats().lagRecords).toBe(0);
+    await log.close();
+    await expect(shipper.done).resolves.toBeUndefined();
+    expect(shipper.stats().state).toBe('stopped');
+    const content = await streamContent(server, 'OPEN');
+    content.forEach(([id, data], i) => {
+      expect(id).toBe(i + 1);
+      expect(data.equals(recordOf(id))).toBe(true);
+    });
+    expect(content).toHaveLength(150);
+  });
+
   it(`kill -9 of the shipper at random points (${KILLS} kills, seed ${SEED}): the stream holds every record exactly once, in order`, async () => {
     console.log(`nats ship torture: seed ${SEED} (AOF_NATS_SEED=${SEED} reproduces), ${KILLS} kills`);
     const random = prng(SEED);

@@ -24,6 +24,13 @@ export interface MirrorOptions {
   connection?: NatsConnection;
   /** Messages the server may have delivered and not yet had acknowledged (default 4096). */
   maxPending?: number;
+  /**
+   * How long (ms) appended messages wait for their durable flush, at most (default 20): one flush
+   * covers everything appended meanwhile, or half of `maxPending`, whichever comes first. A flush
+   * per turn cost every message a stall: an append into a page under writeback waits for the disk
+   * (end-to-end p50 704 µs against 347 µs for a bare consumer, bench/results/nats.txt).
+   */
+  commitMs?: number;
   /** Stops the mirror (appended messages made durable and acknowledged first), as close() does. */
   signal?: AbortSignal;
 }
@@ -43,7 +50,7 @@ export interface MirrorStats {
 /** A running mirror (see {@link mirror}). */
 export class Mirror implements AsyncDisposable {
   readonly done: Promise<void>;
-  readonly #options: MirrorOptions & { durable: string; maxPending: number };
+  readonly #options: MirrorOptions & { durable: string; maxPending: number; commitMs: number };
   readonly #stop = new AbortController();
   #stats: MirrorStats = { state: 'starting', mirrored: 0, lastId: 0, durableId: 0, commits: 0 };
 
@@ -57,9 +64,11 @@ export class Mirror implements AsyncDisposable {
     if (typeof durable !== 'string' || !/^[\w-]+$/.test(durable)) throw invalidArg('options.durable', 'a consumer name (letters, digits, _ and -)', durable);
     const maxPending = options.maxPending ?? 4096;
     validateInteger(maxPending, 'options.maxPending', 1, 1_000_000);
+    const commitMs = options.commitMs ?? 20;
+    validateInteger(commitMs, 'options.commitMs', 0, 60_000);
     if (servers !== undefined && connection !== undefined) throw invalidArg('options.servers', 'nothing when options.connection is given', servers);
     validateSignal(signal, 'options.signal');
-    this.#options = { ...options, durable, maxPending };
+    this.#options = { ...options, durable, maxPending, commitMs };
     if (signal) {
       if (signal.aborted) this.#stop.abort(signal.reason);
       else signal.addEventListener('abort', () => this.#stop.abort(signal.reason), { once: true });
@@ -120,8 +129,14 @@ export class Mirror implements AsyncDisposable {
       const opened = log;
       let last: { ack(): void } | undefined;
       let committing: Promise<void> | undefined;
+      let timer: NodeJS.Timeout | undefined;
       let failure: unknown;
+      const schedule = (): void => {
+        timer ??= setTimeout(commit, o.commitMs);
+      };
       const commit = (): void => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
         if (committing || !last) return;
         const m = last;
         const id = opened.lastId;
@@ -135,7 +150,7 @@ export class Mirror implements AsyncDisposable {
           void messages.close();
         }).finally(() => {
           committing = undefined;
-          if (last) setImmediate(commit);
+          if (last) schedule();
         });
       };
       for await (const m of messages) {
@@ -149,7 +164,8 @@ export class Mirror implements AsyncDisposable {
         this.#stats.mirrored++;
         this.#stats.lastId = seq;
         last = m;
-        if (!committing) setImmediate(commit);
+        if (this.#stats.lastId - this.#stats.durableId >= o.maxPending / 2) commit();
+        else if (!committing) schedule();
       }
       this.#stop.signal.removeEventListener('abort', onStop);
       while (committing) await committing;

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AofError, ErrorCode, invalidArg } from '../errors.js';
 import { crc32c } from '../checksum.js';
 import { Log } from '../log/log.js';
-import type { LogReader } from '../log/log-reader.js';
+import type { LogRecord } from '../log/log-reader.js';
 import { validateInteger, validateObject, validatePath, validateSignal } from '../validate.js';
 import { WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE, apiErrorCode, connectTo, loadNats, type NatsClient, type NatsConnection } from './client.js';
 
@@ -67,17 +67,19 @@ export interface ShipStats {
 export class Shipper implements AsyncDisposable {
   /** Settles when the shipper stops: resolves after close() or the signal, rejects with what stopped it. */
   readonly done: Promise<void>;
-  readonly #dir: string;
+  /** The log's directory, or the open Log given (followed in process: no wake across processes). */
+  readonly #source: string | Log;
+  readonly #name: string;
   readonly #options: Required<Pick<ShipOptions, 'stream' | 'subject' | 'window' | 'retryMs'>> & ShipOptions;
   readonly #stop = new AbortController();
   #stats: ShipStats = { state: 'starting', shipped: 0, lastId: 0, lastSequence: 0, inFlight: 0, lagRecords: 0, lagSeconds: 0, retries: 0 };
   #readId = 0;
   #behindSince = 0;
-  #reader: LogReader | undefined;
+  #reader: RecordSource | undefined;
 
   /** @internal Use {@link ship}. */
-  constructor(dir: string, options: ShipOptions) {
-    validatePath(dir, 'dir', 'a record log directory');
+  constructor(source: string | Log, options: ShipOptions) {
+    if (!(source instanceof Log)) validatePath(source, 'source', 'a record log directory or an open Log');
     validateObject(options, 'options');
     const { stream, subject, servers, connection, signal } = options;
     const window = options.window ?? 256;
@@ -91,7 +93,8 @@ export class Shipper implements AsyncDisposable {
     if (options.from !== undefined) validateInteger(options.from, 'options.from', 1);
     if (servers !== undefined && connection !== undefined) throw invalidArg('options.servers', 'nothing when options.connection is given', servers);
     validateSignal(signal, 'options.signal');
-    this.#dir = dir;
+    this.#source = source;
+    this.#name = typeof source === 'string' ? source : 'the log';
     this.#options = { ...options, window, retryMs };
     if (signal) {
       if (signal.aborted) this.#stop.abort(signal.reason);
@@ -133,7 +136,7 @@ export class Shipper implements AsyncDisposable {
       const js = client.jetstream.jetstream(nc);
       while (!this.#stop.signal.aborted) {
         try {
-          await this.#shipFromStream(client, jsm, js, nc);
+          if (await this.#shipFromStream(client, jsm, js, nc) === 'source closed') break;
         } catch (e) {
           if (this.#stop.signal.aborted) break;
           if (!isTransient(e)) throw e;
@@ -152,8 +155,11 @@ export class Shipper implements AsyncDisposable {
     }
   }
 
-  /** One pass: find where the stream is, then publish from the next record on until something fails. */
-  async #shipFromStream(client: NatsClient, jsm: JetStreamManager, js: JetStreamClient, nc: NatsConnection): Promise<void> {
+  /**
+   * One pass: find where the stream is, then publish from the next record on until something
+   * fails, the shipper stops, or the Log it was given closes ('source closed').
+   */
+  async #shipFromStream(client: NatsClient, jsm: JetStreamManager, js: JetStreamClient, nc: NatsConnection): Promise<'source closed' | undefined> {
     const o = this.#options;
     const last = await jsm.streams.getMessage(o.stream, { last_by_subj: o.subject });
     const sequence = last?.seq ?? 0;
@@ -171,7 +177,7 @@ export class Shipper implements AsyncDisposable {
     this.#stats.state = 'shipping';
     const maxPayload = nc.info?.max_payload ?? Infinity;
     await this.#reader?.close();
-    const reader = Log.follow(this.#dir);
+    const reader = openSource(this.#source);
     this.#reader = reader;
     /** Publishes in flight, oldest first; each marked when its acknowledgement (or failure) came. */
     const inFlight: InFlight[] = [];
@@ -202,12 +208,12 @@ export class Shipper implements AsyncDisposable {
           // The subject's last message must be this log's record: else it holds another log.
           if (!lastMsgId.endsWith(`:${crc32c(record.data).toString(16)}`)) {
             throw new AofError(ErrorCode.CONFLICT, `${o.subject}: its last message (id ${lastId}, sequence ${sequence}) is not record ${lastId} ` +
-              `of ${this.#dir}: the subject holds another log`);
+              `of ${this.#name}: the subject holds another log`);
           }
           continue;
         }
         if (record.data.length > maxPayload - 128) {
-          throw new AofError(ErrorCode.RECORD_TOO_BIG, `${this.#dir}: record ${record.id} (${record.data.length} bytes) is over the server's max payload ` +
+          throw new AofError(ErrorCode.RECORD_TOO_BIG, `${this.#name}: record ${record.id} (${record.data.length} bytes) is over the server's max payload ` +
             `(${maxPayload} bytes with headers): the shipper stops at it`);
         }
         const h = client.transport.headers();
@@ -244,7 +250,21 @@ export class Shipper implements AsyncDisposable {
     while (inFlight.length > 0) await new Promise<void>((resolve) => (room = () => inFlight.length === 0 && resolve()));
     this.#stats.inFlight = 0;
     if (failure !== undefined && !this.#stop.signal.aborted) throw conflictOr(failure, o.subject);
+    // The tail of an open Log ends when the Log closes: nothing more will come.
+    return this.#source instanceof Log && !this.#stop.signal.aborted ? 'source closed' : undefined;
   }
+}
+
+/** Where the records come from: a follower of the log's directory, or an open Log's own tail. */
+interface RecordSource {
+  tail(startId: number, options: { signal: AbortSignal }): AsyncGenerator<LogRecord>;
+  lastId(): number;
+  close(): Promise<void>;
+}
+
+function openSource(source: string | Log): RecordSource {
+  if (typeof source === 'string') return Log.follow(source);
+  return { tail: (startId, options) => source.tail(startId, options), lastId: () => source.lastId, close: () => Promise.resolve() };
 }
 
 interface InFlight {
@@ -293,10 +313,13 @@ function isTransient(e: unknown): boolean {
 }
 
 /**
- * Starts shipping the record log in `dir` to `options.subject` of `options.stream` (which must
- * exist): from the record after the one the subject holds last (or `from`), then every record
- * appended, until close() or the signal. Returns at once; `shipper.done` settles when it stops.
+ * Starts shipping a record log to `options.subject` of `options.stream` (which must exist): the
+ * log in the directory `source` (followed as any reader in any process would), or an open `Log`
+ * of this process (its own tail: no wake across processes, the lowest latency; the shipper stops
+ * when that Log closes). From the record after the one the subject holds last (or `from`), then
+ * every record appended, until close() or the signal. Returns at once; `shipper.done` settles when
+ * it stops.
  */
-export function ship(dir: string, options: ShipOptions): Shipper {
-  return new Shipper(dir, options);
+export function ship(source: string | Log, options: ShipOptions): Shipper {
+  return new Shipper(source, options);
 }
