@@ -391,6 +391,20 @@ describe.runIf(HAS_SERVER)(skipTitle(HAS_SERVER, 'mmap-aof/nats against a real n
     raced.forEach(([id, data]) => expect(data.equals(winner === 'first' ? recordOf(id) : Buffer.from(`other ${id}`)), `id ${id}`).toBe(true));
     expect(['ERR_AOF_CONFLICT']).toContain(settled);
     await otherLog.close();
+    // Records trimmed from the log before they were shipped: refused, not a gap in the stream.
+    await makeStream(server, 'D', ['d.x']);
+    const trimmedDir = tmpDir();
+    const trimmed = await logOf(trimmedDir, 20);
+    const before = ship(trimmedDir, { servers: server.url, stream: 'D', subject: 'd.x' });
+    await until(() => before.stats().lastId === 20, 'the first 20 shipped');
+    await before.close();
+    for (let id = 21; id <= 2000; id++) trimmed.append(recordOf(id));
+    await trimmed.trim(1500);
+    expect(trimmed.firstId).toBeGreaterThan(21);
+    await expect(ship(trimmedDir, { servers: server.url, stream: 'D', subject: 'd.x' }).done)
+      .rejects.toMatchObject({ code: 'ERR_AOF_NOT_FOUND', message: /records 21 to \d+ were trimmed/ });
+    expect((await streamContent(server, 'D')).length).toBe(20);
+    await trimmed.close();
     for (const bad of [{}, { stream: 'A' }, { stream: 'A', subject: 'a.*' }, { stream: 'A', subject: 'a.x', window: 0 }, { stream: '', subject: 'a.x' }]) {
       expect(() => ship(dir, bad as never), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'ERR_AOF_INVALID_ARG' }));
     }

@@ -202,6 +202,8 @@ export class Shipper implements AsyncDisposable {
       if (inFlight.length < window) room?.();
     };
     const signal = AbortSignal.any([this.#stop.signal, failed.signal]);
+    /** The id the pass must start at after the subject's last one (a trimmed log cannot give it). */
+    let expected: number | undefined = last ? lastId + 1 : undefined;
     try {
       for await (const record of reader.tail(last ? lastId : (o.from ?? 1), { signal })) {
         if (last && record.id === lastId) {
@@ -212,6 +214,11 @@ export class Shipper implements AsyncDisposable {
           }
           continue;
         }
+        if (expected !== undefined && record.id > expected) {
+          throw new AofError(ErrorCode.NOT_FOUND, `${this.#name}: records ${lastId + 1} to ${record.id - 1} were trimmed from the log ` +
+            `before they were shipped to ${o.subject}: the stream would have a gap`);
+        }
+        expected = undefined; // the first record of the pass is where it must be
         if (record.data.length > maxPayload - 128) {
           throw new AofError(ErrorCode.RECORD_TOO_BIG, `${this.#name}: record ${record.id} (${record.data.length} bytes) is over the server's max payload ` +
             `(${maxPayload} bytes with headers): the shipper stops at it`);
