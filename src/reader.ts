@@ -24,7 +24,7 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { ControlBlock, ControlState, identityOf, pathNames, type FileIdentity } from './control-block.js';
+import { ControlBlock, ControlState, controlPath, identityOf, pathNames, type FileIdentity } from './control-block.js';
 import { AofError, ErrorCode, closed } from './errors.js';
 import { FileState } from './file-state.js';
 import { MAX_FILE_SIZE } from './geometry.js';
@@ -255,7 +255,7 @@ export class Reader extends Followable implements AsyncDisposable {
    * recovery. A reader makes nothing beside the file and changes no block but for counting itself
    * as a waiter, unless `createControlBlock` asks it to make (or rebuild) one for writers to come.
    */
-  #attach(initial = false): void {
+  #attach(initial = false, again = true): void {
     let control: ControlBlock | undefined;
     /** What recovery found in the bytes, when this attach had to look (a scan of the file: once). */
     let found: BytesFound | undefined;
@@ -271,7 +271,17 @@ export class Reader extends Followable implements AsyncDisposable {
         // No live writer's word for the size: the bytes must make sense before anything is made
         // beside them. A writer opening the file holds the block's lock from before its recovery
         // until the block says Writing: wait for that rather than read bytes it is changing.
+        const before = fs.fstatSync(this.#fd);
         found = control ? this.#recoverLocked(control) : this.#recoverBytes();
+        // No block when we looked, one now (a writer makes its block before it writes), or the file
+        // changed size or status during the scan (a finish truncates it): a writer came, and the
+        // bytes may have been mid-change (a finish's marker before its truncate reads as content).
+        // Look again, once.
+        const after = fs.fstatSync(this.#fd);
+        if (!control && again && (fs.existsSync(controlPath(this.#path)) || after.size !== before.size || after.ctimeMs !== before.ctimeMs)) {
+          this.#attach(initial, false);
+          return;
+        }
         if (initial && this.#options.refuseUnparseable && found?.problem !== undefined) {
           control?.close();
           throw new AofError(ErrorCode.CORRUPTED, `${this.#path}: not an AOF a reader can follow: ${found.problem}; ` +
@@ -445,7 +455,7 @@ export class Reader extends Followable implements AsyncDisposable {
       this.#seq = seq;
     }
     if (this.#trusted) this.#refresh();
-    else this.#checkWriter(); // a writer came, or the block changed hands
+    else if (c) this.#checkWriter(); // a writer came, or the block changed hands (no block: #maintain looks)
     for (const t of this.#tailers) t.wake();
     return true;
   }
