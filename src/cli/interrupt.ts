@@ -18,6 +18,19 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
+/**
+ * Runs `work` with {@link interruptSignal}'s signal (the first SIGINT or SIGTERM aborts it), and
+ * puts Node's default handling back when it settles.
+ */
+export async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = interruptSignal();
+  try {
+    return await work(interrupt.signal);
+  } finally {
+    interrupt.dispose();
+  }
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects: the caller looks at the signal). */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

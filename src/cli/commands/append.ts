@@ -10,7 +10,7 @@ import { AofError, ErrorCode } from '../../errors.js';
 import { Geometry, MAX_FILE_SIZE } from '../../geometry.js';
 import { Log } from '../../log/log.js';
 import { Manager } from '../../manager.js';
-import { interruptSignal } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
 export interface AppendOptions {
@@ -34,16 +34,6 @@ export async function append(target: string, options: AppendOptions, input: Asyn
 /** How long --wait waits for the writer lock (ms; 0 without it). */
 function waitMs(options: AppendOptions): number {
   return options.wait === true ? Infinity : typeof options.wait === 'number' ? options.wait : 0;
-}
-
-/** Runs `open` with a signal that SIGINT/SIGTERM abort: --wait for the writer lock ends on either. */
-async function interruptible<T>(open: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const interrupt = interruptSignal();
-  try {
-    return await open(interrupt.signal);
-  } finally {
-    interrupt.dispose();
-  }
 }
 
 async function appendBytes(file: string, options: AppendOptions, input: AsyncIterable<Buffer>): Promise<string> {

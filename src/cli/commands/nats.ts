@@ -6,7 +6,7 @@
  * payload, a server that cannot be reached at start…) ends it with exit 1. On a terminal, a
  * progress line counts the records.
  */
-import { interruptSignal } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { writeOut } from '../output.js';
 import { Progress } from '../progress.js';
 
@@ -27,36 +27,30 @@ export interface MirrorCommandOptions {
 /** Runs `aof ship`. */
 export async function shipCommand(dir: string, options: ShipCommandOptions): Promise<void> {
   const { ship } = await import('../../nats/index.js');
-  const interrupt = interruptSignal();
-  try {
+  await interruptible(async (signal) => {
     const shipper = ship(dir, {
-      servers: options.servers.split(','), stream: options.stream, subject: options.subject, signal: interrupt.signal,
+      servers: options.servers.split(','), stream: options.stream, subject: options.subject, signal,
       ...(options.window !== undefined ? { window: options.window } : {}),
       ...(options.from !== undefined ? { from: options.from } : {}),
     });
     await showProgress(`shipping to ${options.subject}`, shipper.done, () => shipper.stats().shipped);
     const s = shipper.stats();
     await writeOut(`shipped ${s.shipped} records to ${options.subject}; the stream holds up to id ${s.lastId} (sequence ${s.lastSequence})\n`);
-  } finally {
-    interrupt.dispose();
-  }
+  });
 }
 
 /** Runs `aof mirror`. */
 export async function mirrorCommand(dir: string, options: MirrorCommandOptions): Promise<void> {
   const { mirror } = await import('../../nats/index.js');
-  const interrupt = interruptSignal();
-  try {
+  await interruptible(async (signal) => {
     const m = mirror({
-      dir, servers: options.servers.split(','), stream: options.stream, signal: interrupt.signal,
+      dir, servers: options.servers.split(','), stream: options.stream, signal,
       ...(options.durable !== undefined ? { durable: options.durable } : {}),
     });
     await showProgress(`mirroring ${options.stream}`, m.done, () => m.stats().mirrored);
     const s = m.stats();
     await writeOut(`mirrored ${s.mirrored} records of ${options.stream} into ${dir}; durable up to id ${s.durableId}\n`);
-  } finally {
-    interrupt.dispose();
-  }
+  });
 }
 
 /** Counts `count()` on a terminal's progress line until `done` settles (its failure is thrown). */

@@ -4,7 +4,7 @@
  * it closes the service (in-flight requests finish, files close) and exits 0.
  */
 import type { ShipEntry } from '../arguments.js';
-import { interruptSignal } from '../interrupt.js';
+import { interruptible } from '../interrupt.js';
 import { writeOut } from '../output.js';
 
 export interface ServeOptions {
@@ -25,8 +25,7 @@ export interface ServeOptions {
 /** Runs `aof serve`. */
 export async function serve(options: ServeOptions): Promise<void> {
   const { startService } = await import('../../service/server.js');
-  const interrupt = interruptSignal();
-  try {
+  await interruptible(async (signal) => {
     const running = await startService({
       dir: options.dir,
       port: options.port,
@@ -38,11 +37,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       ...(options.ship?.length ? { ship: { streams: options.ship, ...(options.nats ? { servers: options.nats.split(',') } : {}) } } : {}),
     });
     await writeOut(`serving ${options.dir} on ${running.url}\n`);
-    if (!interrupt.signal.aborted) {
-      await new Promise<void>((resolve) => interrupt.signal.addEventListener('abort', () => resolve(), { once: true }));
-    }
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await running.close();
-  } finally {
-    interrupt.dispose();
-  }
+  });
 }
