@@ -2,7 +2,8 @@
  * The NATS client, loaded on first use: `@nats-io/transport-node` and `@nats-io/jetstream` are
  * optional peer dependencies, so an application that never ships or mirrors does not install them.
  */
-import { AofError, ErrorCode } from '../errors.js';
+import { AofError, ErrorCode, invalidArg } from '../errors.js';
+import { validateSignal } from '../validate.js';
 
 type Transport = typeof import('@nats-io/transport-node');
 type JetStream = typeof import('@nats-io/jetstream');
@@ -26,8 +27,39 @@ export function loadNats(): Promise<NatsClient> {
   return loaded;
 }
 
+/** How ship() and mirror() reach the server. */
+export interface ConnectOptions {
+  /** NATS servers (default `127.0.0.1:4222`); not with `connection`. */
+  servers?: string | string[];
+  /** Use this connection instead (left open when done). */
+  connection?: NatsConnection;
+}
+
+/** ship()'s and mirror()'s common options: one of `servers` and `connection`; a valid `signal`. */
+export function validateConnectOptions(options: ConnectOptions & { signal?: AbortSignal }): void {
+  if (options.servers !== undefined && options.connection !== undefined) {
+    throw invalidArg('options.servers', 'nothing when options.connection is given', options.servers);
+  }
+  validateSignal(options.signal, 'options.signal');
+}
+
+/** Aborts `stop` (with its reason) when the caller's `signal` aborts. */
+export function stopWith(stop: AbortController, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  if (signal.aborted) stop.abort(signal.reason);
+  else signal.addEventListener('abort', () => stop.abort(signal.reason), { once: true });
+}
+
+/** The connection to use and how to let it go: a given one stays open, one made here is closed. */
+export async function openConnection(client: NatsClient, options: ConnectOptions): Promise<{ nc: NatsConnection; release(): Promise<void> }> {
+  const given = options.connection;
+  if (given) return { nc: given, release: () => Promise.resolve() };
+  const nc = await connectTo(client, options.servers ?? '127.0.0.1:4222');
+  return { nc, release: () => nc.close().catch(() => {}) };
+}
+
 /** Connects (reconnecting for ever once connected); a server that cannot be reached at first is ERR_AOF_REMOTE. */
-export async function connectTo(client: NatsClient, servers: string | string[], options: ConnectionOptions = {}): Promise<NatsConnection> {
+async function connectTo(client: NatsClient, servers: string | string[], options: ConnectionOptions = {}): Promise<NatsConnection> {
   try {
     return await client.transport.connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...options });
   } catch (e) {

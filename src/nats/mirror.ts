@@ -8,20 +8,16 @@
  */
 import { AofError, ErrorCode, invalidArg } from '../errors.js';
 import { Log } from '../log/log.js';
-import { validateInteger, validateObject, validatePath, validateSignal } from '../validate.js';
-import { connectTo, loadNats, type NatsConnection } from './client.js';
+import { validateInteger, validateObject, validatePath } from '../validate.js';
+import { loadNats, openConnection, stopWith, validateConnectOptions, type ConnectOptions } from './client.js';
 
-export interface MirrorOptions {
+export interface MirrorOptions extends ConnectOptions {
   /** The stream to mirror (all of its subjects). */
   stream: string;
   /** The local record log's directory (created when missing). */
   dir: string;
   /** The durable consumer's name (default `aof-mirror`). */
   durable?: string;
-  /** NATS servers (default `127.0.0.1:4222`); not with `connection`. */
-  servers?: string | string[];
-  /** Consume over this connection instead (the mirror leaves it open). */
-  connection?: NatsConnection;
   /** Messages the server may have delivered and not yet had acknowledged (default 4096). */
   maxPending?: number;
   /**
@@ -57,7 +53,7 @@ export class Mirror implements AsyncDisposable {
   /** @internal Use {@link mirror}. */
   constructor(options: MirrorOptions) {
     validateObject(options, 'options');
-    const { stream, dir, servers, connection, signal } = options;
+    const { stream, dir } = options;
     if (typeof stream !== 'string' || stream === '') throw invalidArg('options.stream', 'a stream name', stream);
     validatePath(dir, 'options.dir', 'a record log directory');
     const durable = options.durable ?? 'aof-mirror';
@@ -66,13 +62,9 @@ export class Mirror implements AsyncDisposable {
     validateInteger(maxPending, 'options.maxPending', 1, 1_000_000);
     const commitMs = options.commitMs ?? 20;
     validateInteger(commitMs, 'options.commitMs', 0, 60_000);
-    if (servers !== undefined && connection !== undefined) throw invalidArg('options.servers', 'nothing when options.connection is given', servers);
-    validateSignal(signal, 'options.signal');
+    validateConnectOptions(options);
     this.#options = { ...options, durable, maxPending, commitMs };
-    if (signal) {
-      if (signal.aborted) this.#stop.abort(signal.reason);
-      else signal.addEventListener('abort', () => this.#stop.abort(signal.reason), { once: true });
-    }
+    stopWith(this.#stop, options.signal);
     this.done = this.#run();
     this.done.catch(() => {}); // the caller's to look at; never an unhandled rejection
   }
@@ -94,7 +86,7 @@ export class Mirror implements AsyncDisposable {
   async #run(): Promise<void> {
     const client = await loadNats();
     const o = this.#options;
-    const nc = o.connection ?? await connectTo(client, o.servers ?? '127.0.0.1:4222');
+    const { nc, release } = await openConnection(client, o);
     let log: Log | undefined;
     try {
       const jsm = await client.jetstream.jetstreamManager(nc);
@@ -178,7 +170,7 @@ export class Mirror implements AsyncDisposable {
       throw e;
     } finally {
       await log?.close();
-      if (!o.connection) await nc.close().catch(() => {});
+      await release();
     }
   }
 }

@@ -19,21 +19,20 @@ import { AofError, ErrorCode, invalidArg } from '../errors.js';
 import { crc32c } from '../checksum.js';
 import { Log } from '../log/log.js';
 import type { LogRecord } from '../log/log-reader.js';
-import { validateInteger, validateObject, validatePath, validateSignal } from '../validate.js';
-import { WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE, apiErrorCode, connectTo, loadNats, type NatsClient, type NatsConnection } from './client.js';
+import { validateInteger, validateObject, validatePath } from '../validate.js';
+import {
+  WRONG_LAST_MSG_ID, WRONG_LAST_SEQUENCE, apiErrorCode, loadNats, openConnection, stopWith, validateConnectOptions,
+  type ConnectOptions, type NatsClient, type NatsConnection,
+} from './client.js';
 
 /** The header holding the shipped record's id. */
 export const ID_HEADER = 'Aof-Id';
 
-export interface ShipOptions {
+export interface ShipOptions extends ConnectOptions {
   /** The JetStream stream that must hold `subject`. */
   stream: string;
   /** The subject every record is published to (one subject per log). */
   subject: string;
-  /** NATS servers (default `127.0.0.1:4222`); not with `connection`. */
-  servers?: string | string[];
-  /** Publish over this connection instead (the shipper leaves it open). */
-  connection?: NatsConnection;
   /** Unacknowledged publishes in flight at most (default 256). */
   window?: number;
   /** The first record to ship when the subject holds none (default: the log's first). */
@@ -81,7 +80,7 @@ export class Shipper implements AsyncDisposable {
   constructor(source: string | Log, options: ShipOptions) {
     if (!(source instanceof Log)) validatePath(source, 'source', 'a record log directory or an open Log');
     validateObject(options, 'options');
-    const { stream, subject, servers, connection, signal } = options;
+    const { stream, subject } = options;
     const window = options.window ?? 256;
     const retryMs = options.retryMs ?? 250;
     if (typeof stream !== 'string' || stream === '') throw invalidArg('options.stream', 'a stream name', stream);
@@ -91,15 +90,11 @@ export class Shipper implements AsyncDisposable {
     validateInteger(window, 'options.window', 1, 65_536);
     validateInteger(retryMs, 'options.retryMs', 1, 60_000);
     if (options.from !== undefined) validateInteger(options.from, 'options.from', 1);
-    if (servers !== undefined && connection !== undefined) throw invalidArg('options.servers', 'nothing when options.connection is given', servers);
-    validateSignal(signal, 'options.signal');
+    validateConnectOptions(options);
     this.#source = source;
     this.#name = typeof source === 'string' ? source : 'the log';
     this.#options = { ...options, window, retryMs };
-    if (signal) {
-      if (signal.aborted) this.#stop.abort(signal.reason);
-      else signal.addEventListener('abort', () => this.#stop.abort(signal.reason), { once: true });
-    }
+    stopWith(this.#stop, options.signal);
     this.done = this.#run();
     this.done.catch(() => {}); // the caller's to look at; never an unhandled rejection
   }
@@ -129,7 +124,7 @@ export class Shipper implements AsyncDisposable {
   async #run(): Promise<void> {
     const client = await loadNats();
     const o = this.#options;
-    const nc = o.connection ?? await connectTo(client, o.servers ?? '127.0.0.1:4222');
+    const { nc, release } = await openConnection(client, o);
     try {
       const jsm = await client.jetstream.jetstreamManager(nc);
       await checkSubject(jsm, o.stream, o.subject);
@@ -151,7 +146,7 @@ export class Shipper implements AsyncDisposable {
       throw e;
     } finally {
       await this.#reader?.close();
-      if (!o.connection) await nc.close().catch(() => {});
+      await release();
     }
   }
 
